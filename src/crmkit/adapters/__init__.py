@@ -1,0 +1,1 @@
+"""crmkit adapters."""
