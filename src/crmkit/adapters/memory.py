@@ -85,8 +85,10 @@ class MemoryStore:
             check_writes(schema, changes.writes)
             staged: dict[tuple[str, str], Document | None] = {}
             for write in changes.writes:
-                kind, id = (write.doc.kind, write.doc.id) if isinstance(write, Put) else (
-                    write.kind, write.id
+                kind, id = (
+                    (write.doc.kind, write.doc.id)
+                    if isinstance(write, Put)
+                    else (write.kind, write.id)
                 )
                 if (kind, id) in staged:
                     current = staged[kind, id]
@@ -156,7 +158,8 @@ class MemoryStore:
         with self._lock:
             self._ready()
             found = [
-                event for event in self._events[tenant][max(after, 0):]
+                event
+                for event in self._events[tenant][max(after, 0) :]
                 if stream_id is None or event.record.stream_id == stream_id
             ]
             return found[:limit]
@@ -167,7 +170,8 @@ class MemoryStore:
             self._ready()
             ready = sorted(
                 (
-                    entry for entry in self._outbox[tenant].values()
+                    entry
+                    for entry in self._outbox[tenant].values()
                     if entry.status is OutboxStatus.PENDING
                     and entry.message.available_at <= now
                     and (entry.lease_until is None or entry.lease_until <= now)
@@ -211,9 +215,7 @@ class MemoryStore:
                 )
             else:
                 message = attrs.evolve(entry.message, available_at=retry_at)
-                updated = attrs.evolve(
-                    entry, message=message, lease_until=None, last_error=error
-                )
+                updated = attrs.evolve(entry, message=message, lease_until=None, last_error=error)
             self._outbox[tenant][id] = updated
 
     def close(self) -> None:

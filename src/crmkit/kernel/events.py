@@ -8,7 +8,7 @@ the id of the aggregate, the aggregate's version after the change, the time
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final
 
@@ -23,6 +23,19 @@ PERSONAL: Final[Mapping[str, bool]] = {"personal": True}
 def is_personal(field: attrs.Attribute[Any]) -> bool:
     """Whether an attrs field was declared with ``metadata=PERSONAL``."""
     return bool(field.metadata.get("personal", False))
+
+
+@attrs.frozen
+class Stamp:
+    """Who makes a change and when: passed to every command.
+
+    Attributes:
+        at: The time of the change (timezone-aware, from the injected clock).
+        actor: Id of the acting principal.
+    """
+
+    at: datetime
+    actor: str
 
 
 @attrs.frozen(kw_only=True)
@@ -44,6 +57,14 @@ class DomainEvent:
     version: int
     occurred_at: datetime
     actor: str
+
+    def summary(self) -> str:
+        """One line for the customer timeline; subclasses say more."""
+        return self.event_type.replace("_", " ")
+
+    def subjects(self) -> tuple[str, ...]:
+        """Ids of the records whose timeline shows this event."""
+        return (self.aggregate_id,)
 
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -72,7 +93,7 @@ class EventRegistry:
         for version, upcast in upcasters.items():
             self._upcasters[cls.event_type, version] = upcast
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[type[DomainEvent]]:
         return iter(self._classes.values())
 
     def lookup(self, event_type: object) -> type[DomainEvent]:
@@ -89,7 +110,8 @@ class EventRegistry:
             step = self._upcasters.get((event_type, version))
             if step is None:
                 raise ValidationError(
-                    "schema_version", f"no upcaster for {event_type} from version {version}",
+                    "schema_version",
+                    f"no upcaster for {event_type} from version {version}",
                     version,
                 )
             data = step(data)

@@ -201,4 +201,3 @@ class Lifecycle(Generic[S]):
             lines.extend(f"    {source} --> {row.target}: {label}" for source in row.sources)
         lines.extend(f"    {state} --> [*]" for state in self.states if state in self.final)
         return "\n".join(lines)
-

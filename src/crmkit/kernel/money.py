@@ -115,7 +115,8 @@ class Money:
             raise ValidationError("amount", "is too large", self.amount) from None
         if exact != self.amount:
             raise ValidationError(
-                "amount", f"must have at most {exp} decimal places for {self.currency}",
+                "amount",
+                f"must have at most {exp} decimal places for {self.currency}",
                 self.amount,
             )
         if abs(exact.scaleb(exp)) > _MAX_MINOR:

@@ -56,9 +56,10 @@ def make_converter() -> cattrs.Converter:
     their own on it without affecting others.
     """
     conv = cattrs.Converter()
-    conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(bool, _structure_bool)
+    # Exact-type predicates, not class dispatch: StrEnum subclasses str, bool subclasses int.
+    conv.register_structure_hook_func(lambda t: t is str, _structure_str)
+    conv.register_structure_hook_func(lambda t: t is int, _structure_int)
+    conv.register_structure_hook_func(lambda t: t is bool, _structure_bool)
     conv.register_structure_hook(float, _refuse_float)
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_unstructure_hook(Decimal, str)
@@ -241,9 +242,7 @@ def _structure_enum(value: object, cls: type[Enum]) -> Enum:
 def _is_optional(cls: object) -> bool:
     args = get_args(cls)
     return (
-        get_origin(cls) in (typing.Union, types.UnionType)
-        and len(args) == 2
-        and type(None) in args
+        get_origin(cls) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args
     )
 
 

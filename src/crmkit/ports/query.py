@@ -181,7 +181,6 @@ def check_query(spec: KindSpec, query: Query) -> None:
                 check_scalar(order.field, spec.field(order.field).type, bound)
 
 
-
 # --- reference semantics ----------------------------------------------------
 
 
@@ -238,8 +237,10 @@ def matches(cond: Condition, doc: Document) -> bool:
     if isinstance(cond, Eq):
         if cond.value is None:
             return value is None or value == ()
-        return _same(value, cond.value) if not isinstance(value, tuple) else any(
-            _same(v, cond.value) for v in value
+        return (
+            _same(value, cond.value)
+            if not isinstance(value, tuple)
+            else any(_same(v, cond.value) for v in value)
         )
     if isinstance(cond, In):
         values = value if isinstance(value, tuple) else (value,)

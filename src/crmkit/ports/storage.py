@@ -49,7 +49,7 @@ _PYTHON_TYPES: Mapping[IndexType, type] = {
     IndexType.INT: int,
     IndexType.BOOL: bool,
 }
-_RESERVED = frozenset({"id", "version", "body", "tenant", "kind"})
+_RESERVED = frozenset({"id", "version", "body", "tenant"})
 
 
 def _field_name(value: object) -> str:

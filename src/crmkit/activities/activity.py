@@ -1,0 +1,353 @@
+"""Activities: tasks, calls, meetings, notes and logged emails, linked to any record.
+
+Tasks and meetings are planned, then done or cancelled. Calls, notes and
+emails are usually logged after the fact and start out done.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+import attrs
+
+from crmkit.kernel.aggregate import Evolving
+from crmkit.kernel.checks import aware, of_type, to_enum, tuple_of, version
+from crmkit.kernel.errors import ValidationError
+from crmkit.kernel.events import PERSONAL, DomainEvent, Stamp
+from crmkit.kernel.ids import ActivityId, check_id
+from crmkit.kernel.lifecycle import Lifecycle, Transition
+from crmkit.kernel.text import clean_line, clean_text, clean_token
+
+
+class ActivityKind(StrEnum):
+    """What sort of activity it is."""
+
+    TASK = "task"
+    CALL = "call"
+    MEETING = "meeting"
+    NOTE = "note"
+    EMAIL = "email"
+
+
+class ActivityStatus(StrEnum):
+    """Where an activity stands."""
+
+    PLANNED = "planned"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Direction(StrEnum):
+    """Whether the customer or the business started a call or email."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+ACTIVITY_LIFECYCLE = Lifecycle(
+    "activity",
+    ActivityStatus,
+    ActivityStatus.PLANNED,
+    [
+        Transition("complete", ActivityStatus.PLANNED, ActivityStatus.DONE),
+        Transition("cancel", ActivityStatus.PLANNED, ActivityStatus.CANCELLED),
+        Transition("reschedule", ActivityStatus.PLANNED, ActivityStatus.PLANNED),
+    ],
+    final=[ActivityStatus.DONE, ActivityStatus.CANCELLED],
+)
+"""Planned activities are completed, cancelled or rescheduled; logged ones start done."""
+
+
+def _ref_kind(value: object) -> str:
+    return clean_token(value, "kind")
+
+
+def _ref_id(value: object) -> str:
+    return check_id(value, "id")
+
+
+@attrs.frozen
+class RecordRef:
+    """A reference to any record: a contact, an account, an opportunity, a case ...
+
+    Attributes:
+        kind: The record's kind, for example ``contact``.
+        id: The record's id.
+    """
+
+    kind: str = attrs.field(converter=_ref_kind)
+    id: str = attrs.field(converter=_ref_id)
+
+
+def _activity_id(value: object) -> ActivityId:
+    return ActivityId(check_id(value, "id"))
+
+
+def _subject(value: object) -> str:
+    return clean_line(value, "subject")
+
+
+def _body(value: object) -> str:
+    return clean_text(value, "body", personal=True)
+
+
+def _kind(value: object) -> ActivityKind:
+    return _to_kind(value)
+
+
+def _direction(value: object) -> Direction | None:
+    return None if value is None else _to_direction(value)
+
+
+def _owner(value: object) -> str | None:
+    return None if value is None else check_id(value, "owner_id")
+
+
+def _minutes(instance: object, attribute: attrs.Attribute[int | None], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000:
+        raise ValidationError("duration_minutes", "must be 0 to 100000 minutes", value)
+
+
+def _message_id(value: object) -> str | None:
+    return None if value is None else clean_line(value, "message_id", max_len=998)
+
+
+_to_kind = to_enum(ActivityKind, "kind")
+_to_direction = to_enum(Direction, "direction")
+
+
+@attrs.frozen
+class Activity(Evolving):
+    """Something done, or to be done, with a customer.
+
+    Attributes:
+        id: The activity's id.
+        version: Grows by one with every change.
+        kind: Task, call, meeting, note or email.
+        subject: One line that says what it is about.
+        status: Planned, done or cancelled.
+        occurred_at: When it happened, or when it is due.
+        links: The records it concerns; the first is the main one.
+        created_at: When it was recorded.
+        body: Free text: the note, the call summary, the email body.
+        direction: Inbound or outbound (calls and emails).
+        duration_minutes: How long it took (calls and meetings).
+        owner_id: The user responsible.
+        message_id: An email's ``Message-ID`` header.
+    """
+
+    id: ActivityId = attrs.field(converter=_activity_id)
+    version: int = attrs.field(validator=version)
+    kind: ActivityKind = attrs.field(converter=_kind)
+    subject: str = attrs.field(converter=_subject)
+    status: ActivityStatus = attrs.field(validator=of_type(ActivityStatus))
+    occurred_at: datetime = attrs.field(validator=aware())
+    links: tuple[RecordRef, ...] = attrs.field(validator=tuple_of(RecordRef))
+    created_at: datetime = attrs.field(validator=aware())
+    body: str = attrs.field(default="", converter=_body, metadata=PERSONAL)
+    direction: Direction | None = attrs.field(default=None, converter=_direction)
+    duration_minutes: int | None = attrs.field(default=None, validator=_minutes)
+    owner_id: str | None = attrs.field(default=None, converter=_owner)
+    message_id: str | None = attrs.field(default=None, converter=_message_id)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.links:
+            raise ValidationError("links", "must name at least one record")
+
+    @classmethod
+    def log(
+        cls,
+        id: str,
+        kind: ActivityKind | str,
+        subject: str,
+        links: tuple[RecordRef, ...],
+        stamp: Stamp,
+        *,
+        occurred_at: datetime | None = None,
+        body: str = "",
+        direction: Direction | str | None = None,
+        duration_minutes: int | None = None,
+        owner_id: str | None = None,
+        message_id: str | None = None,
+    ) -> tuple[Activity, ActivityLogged]:
+        """Record something that already happened: it starts done."""
+        return cls._new(
+            ActivityStatus.DONE,
+            id,
+            kind,
+            subject,
+            links,
+            stamp,
+            occurred_at or stamp.at,
+            body=body,
+            direction=direction,
+            duration_minutes=duration_minutes,
+            owner_id=owner_id,
+            message_id=message_id,
+        )
+
+    @classmethod
+    def plan(
+        cls,
+        id: str,
+        kind: ActivityKind | str,
+        subject: str,
+        links: tuple[RecordRef, ...],
+        due_at: datetime,
+        stamp: Stamp,
+        *,
+        body: str = "",
+        owner_id: str | None = None,
+    ) -> tuple[Activity, ActivityLogged]:
+        """Plan a task, call or meeting for ``due_at``."""
+        return cls._new(
+            ACTIVITY_LIFECYCLE.initial,
+            id,
+            kind,
+            subject,
+            links,
+            stamp,
+            due_at,
+            body=body,
+            owner_id=owner_id,
+        )
+
+    @classmethod
+    def _new(
+        cls,
+        status: ActivityStatus,
+        id: str,
+        kind: ActivityKind | str,
+        subject: str,
+        links: tuple[RecordRef, ...],
+        stamp: Stamp,
+        occurred_at: datetime,
+        **optional: object,
+    ) -> tuple[Activity, ActivityLogged]:
+        activity = cls(
+            id,
+            1,
+            kind,
+            subject,
+            status,
+            occurred_at,
+            tuple(links),
+            stamp.at,
+            **optional,  # type: ignore[arg-type]
+        )
+        event = ActivityLogged(
+            aggregate_id=activity.id,
+            version=1,
+            occurred_at=stamp.at,
+            actor=stamp.actor,
+            kind=activity.kind,
+            status=activity.status,
+            subject=activity.subject,
+            happened_at=activity.occurred_at,
+            links=activity.links,
+        )
+        return activity, event
+
+    def _move(
+        self, command: str, stamp: Stamp, **changes: object
+    ) -> tuple[Activity, ActivityMoved]:
+        status = ACTIVITY_LIFECYCLE.target(self.status, command)
+        new = self._evolve(version=self.version + 1, status=status, **changes)
+        event = ActivityMoved(
+            aggregate_id=new.id,
+            version=new.version,
+            occurred_at=stamp.at,
+            actor=stamp.actor,
+            command=command,
+            status=status,
+            subject=new.subject,
+            links=new.links,
+        )
+        return new, event
+
+    def complete(
+        self, stamp: Stamp, *, outcome: str | None = None
+    ) -> tuple[Activity, ActivityMoved]:
+        """Mark a planned activity done, optionally adding the outcome to its body."""
+        body = (
+            self.body
+            if outcome is None
+            else clean_text(f"{self.body}\n{outcome}".strip(), "outcome", personal=True)
+        )
+        return self._move("complete", stamp, occurred_at=stamp.at, body=body)
+
+    def cancel(self, stamp: Stamp) -> tuple[Activity, ActivityMoved]:
+        """Cancel a planned activity."""
+        return self._move("cancel", stamp)
+
+    def reschedule(self, due_at: datetime, stamp: Stamp) -> tuple[Activity, ActivityMoved]:
+        """Move a planned activity to another time."""
+        aware()(self, attrs.fields(Activity).occurred_at, due_at)
+        return self._move("reschedule", stamp, occurred_at=due_at)
+
+
+@attrs.frozen(kw_only=True)
+class ActivityLogged(DomainEvent):
+    """An activity was logged or planned.
+
+    Attributes:
+        kind: What sort of activity.
+        status: Done (logged) or planned.
+        subject: Its subject line.
+        happened_at: When it happened or is due.
+        links: The records it concerns.
+    """
+
+    event_type: ClassVar[str] = "activity_logged"
+    aggregate_kind: ClassVar[str] = "activity"
+    kind: ActivityKind
+    status: ActivityStatus
+    subject: str
+    happened_at: datetime
+    links: tuple[RecordRef, ...]
+
+    def summary(self) -> str:
+        """Timeline line."""
+        planned = " planned" if self.status is ActivityStatus.PLANNED else ""
+        return f"{self.kind}{planned}: {self.subject}"
+
+    def subjects(self) -> tuple[str, ...]:
+        """Every linked record."""
+        return tuple(ref.id for ref in self.links)
+
+
+@attrs.frozen(kw_only=True)
+class ActivityMoved(DomainEvent):
+    """A planned activity was completed, cancelled or rescheduled.
+
+    Attributes:
+        command: The command: ``complete``, ``cancel`` or ``reschedule``.
+        status: The new status.
+        subject: Its subject line.
+        links: The records it concerns.
+    """
+
+    event_type: ClassVar[str] = "activity_moved"
+    aggregate_kind: ClassVar[str] = "activity"
+    command: str
+    status: ActivityStatus
+    subject: str
+    links: tuple[RecordRef, ...]
+
+    def summary(self) -> str:
+        """Timeline line."""
+        return f"{_PAST.get(self.command, self.command)}: {self.subject}"
+
+    def subjects(self) -> tuple[str, ...]:
+        """Every linked record."""
+        return tuple(ref.id for ref in self.links)
+
+
+_PAST = {"complete": "completed", "cancel": "cancelled", "reschedule": "rescheduled"}
+
+EVENTS: tuple[type[DomainEvent], ...] = (ActivityLogged, ActivityMoved)
+"""Every event class of the activities context."""

@@ -1,0 +1,162 @@
+"""The composition root: one object that wires a store, a clock and an id generator.
+
+Nothing is wired at import time; `open` (or the `Crm` constructor) does it
+when the host calls it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from types import TracebackType
+
+import cattrs
+
+from crmkit.activities.activity import EVENTS as ACTIVITY_EVENTS
+from crmkit.activities.timeline import TimelineEntry
+from crmkit.app.records import TIMELINE, schema
+from crmkit.app.unit_of_work import Page, UnitOfWork, find_page
+from crmkit.kernel.clock import Clock, SystemClock
+from crmkit.kernel.errors import StorageError, ValidationError
+from crmkit.kernel.events import DomainEvent, EventRegistry
+from crmkit.kernel.ids import DEFAULT_TENANT, IdGenerator, Uuid7Ids, check_id
+from crmkit.kernel.principal import Principal
+from crmkit.kernel.serialization import make_converter, structure
+from crmkit.parties.events import EVENTS as PARTY_EVENTS
+from crmkit.ports.query import Eq, Order
+from crmkit.ports.storage import DocumentStore, StoredEvent
+
+
+class Crm:
+    """A CRM: open units of work, read timelines and events.
+
+    Attributes:
+        store: The document store.
+        clock: The clock every timestamp comes from.
+        ids: The id generator.
+        tenant: The tenant every call is scoped to.
+        converter: The strict converter used for every record and event.
+        event_types: The event classes this CRM knows.
+    """
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        *,
+        clock: Clock | None = None,
+        ids: IdGenerator | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> None:
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.ids: IdGenerator = ids or Uuid7Ids(self.clock)
+        self.tenant = check_id(tenant, "tenant")
+        self.converter: cattrs.Converter = make_converter()
+        self.event_types = EventRegistry((*PARTY_EVENTS, *ACTIVITY_EVENTS))
+        store.open(schema())
+
+    def unit_of_work(self, principal: Principal) -> UnitOfWork:
+        """A new unit of work for ``principal``; use it in a ``with`` block."""
+        if not isinstance(principal, Principal):
+            raise ValidationError("principal", "must be a Principal", principal)
+        return UnitOfWork(self, principal)
+
+    def timeline(
+        self,
+        record_id: str,
+        principal: Principal,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> Page[TimelineEntry]:
+        """The 360-degree view of a record (a contact, an account ...), newest first.
+
+        For an account it includes what happened to its contacts while they
+        were linked to it. Pages are keyset-paged: pass ``next_cursor`` back.
+        """
+        check_id(record_id, "record_id")
+        if not isinstance(principal, Principal):
+            raise ValidationError("principal", "must be a Principal", principal)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ValidationError("limit", "must be 1 to 1000", limit)
+        return find_page(
+            self.converter,
+            lambda q: self.store.query(self.tenant, q),
+            TIMELINE,
+            (Eq("subjects", record_id),),
+            (Order("occurred_at", descending=True),),
+            limit,
+            cursor,
+        )
+
+    def events(
+        self, *, after: int = 0, limit: int = 1000, stream_id: str | None = None
+    ) -> list[tuple[int, DomainEvent]]:
+        """Stored events after position ``after`` as (position, event), oldest first."""
+        return [
+            (stored.position, self.decode_event(stored))
+            for stored in self.store.read_events(
+                self.tenant, after=after, limit=limit, stream_id=stream_id
+            )
+        ]
+
+    def decode_event(self, stored: StoredEvent) -> DomainEvent:
+        """The domain event a stored record holds, upcast to its current schema."""
+        record = stored.record
+        try:
+            cls = self.event_types.lookup(record.event_type)
+            data = self.event_types.upcast(
+                record.event_type, record.schema_version, json.loads(record.body)
+            )
+            return structure(self.converter, data, cls)
+        except (ValidationError, ValueError) as exc:
+            raise StorageError(f"stored event {record.id!r} cannot be read: {exc}") from None
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> Crm:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open(
+    url: str = "sqlite:///crmkit.db",
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    tenant: str = DEFAULT_TENANT,
+) -> Crm:
+    """Open a CRM on a store named by URL.
+
+    * ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``: a SQLite
+      file (created if missing), the embedded default;
+    * ``memory://``: an in-memory store that lives as long as the process.
+
+    >>> import crmkit
+    >>> crm = crmkit.open("memory://")
+    >>> crm.tenant
+    'default'
+    """
+    if not isinstance(url, str):
+        raise ValidationError("url", "must be a string", url)
+    if url == "memory://":
+        from crmkit.adapters.memory import MemoryStore
+
+        return Crm(MemoryStore(), clock=clock, ids=ids, tenant=tenant)
+    if url.startswith("sqlite:///"):
+        from crmkit.adapters.sqlite import SqliteStore
+
+        path = url.removeprefix("sqlite:///")
+        if not path:
+            raise ValidationError("url", "must name a file: sqlite:///path/to/crm.db", url)
+        return Crm(SqliteStore(os.fspath(path)), clock=clock, ids=ids, tenant=tenant)
+    raise ValidationError("url", "must start with sqlite:/// or be memory://", url)

@@ -1,0 +1,308 @@
+"""Use cases per aggregate: typed commands that load, change and stage records.
+
+Each service belongs to one `UnitOfWork` (``uow.contacts``, ``uow.accounts``,
+``uow.activities``); it takes the time from the injected clock and the actor
+from the unit's principal, so callers pass only what the command is about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from crmkit.activities.activity import Activity, ActivityKind, Direction, RecordRef
+from crmkit.app.records import ACCOUNTS, ACTIVITIES, CONTACTS, RecordType
+from crmkit.app.unit_of_work import Page
+from crmkit.kernel.errors import ValidationError
+from crmkit.parties.account import Account
+from crmkit.parties.consent import Channel, Purpose
+from crmkit.parties.contact import Contact
+from crmkit.parties.party import PartyStatus
+from crmkit.parties.values import Address, Email, Phone
+from crmkit.ports.query import Condition, Eq, Order
+
+if TYPE_CHECKING:
+    from crmkit.app.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
+
+
+class _Service(Generic[T]):
+    _type: RecordType[T]
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def get(self, id: str) -> T:
+        """The record with ``id``; `NotFound` if there is none."""
+        return self._uow.get(self._type, id)
+
+    def find(
+        self,
+        *where: Condition,
+        order_by: tuple[Order, ...] = (),
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[T]:
+        """Records meeting every condition, a page at a time (see `crmkit.ports.query`)."""
+        return self._uow.find(self._type, where, order_by, limit=limit, cursor=cursor)
+
+
+class _Parties(_Service[T]):
+    def find(
+        self,
+        *where: Condition,
+        order_by: tuple[Order, ...] = (Order("name"),),
+        limit: int = 50,
+        cursor: str | None = None,
+        include_archived: bool = False,
+    ) -> Page[T]:
+        """Records meeting every condition, by name; archived ones only when asked for."""
+        if not include_archived:
+            where = (*where, Eq("status", PartyStatus.ACTIVE.value))
+        return self._uow.find(self._type, where, order_by, limit=limit, cursor=cursor)
+
+
+class Accounts(_Parties[Account]):
+    """Account commands and queries of one unit of work."""
+
+    _type = ACCOUNTS
+
+    def create(
+        self,
+        name: str,
+        *,
+        website: str | None = None,
+        industry: str | None = None,
+        emails: Iterable[Email] = (),
+        phones: Iterable[Phone] = (),
+        addresses: Iterable[Address] = (),
+        owner_id: str | None = None,
+        tags: Iterable[str] = (),
+        parent_id: str | None = None,
+    ) -> Account:
+        """Create an account."""
+        if parent_id is not None:
+            self.get(parent_id)
+        account, event = Account.create(
+            self._uow.new_id(),
+            name,
+            self._uow.stamp(),
+            website=website,
+            industry=industry,
+            emails=tuple(emails),
+            phones=tuple(phones),
+            addresses=tuple(addresses),
+            owner_id=owner_id,
+            tags=tuple(tags),
+            parent_id=parent_id,
+        )
+        return self._uow.save(ACCOUNTS, account, event)
+
+    def update(self, id: str, **changes: object) -> Account:
+        """Change fields of an account (see `Account.update`)."""
+        account, event = self.get(id).update(self._uow.stamp(), **changes)  # type: ignore[arg-type]
+        return self._uow.save(ACCOUNTS, account, event)
+
+    def tag(self, id: str, *tags: str) -> Account:
+        """Add tags."""
+        account, event = self.get(id).tag(tags, self._uow.stamp())
+        return self._uow.save(ACCOUNTS, account, event)
+
+    def assign(self, id: str, owner_id: str | None) -> Account:
+        """Give the account an owner, or none."""
+        account, event = self.get(id).assign(owner_id, self._uow.stamp())
+        return self._uow.save(ACCOUNTS, account, event)
+
+    def archive(self, id: str) -> Account:
+        """Archive an account."""
+        account, event = self.get(id).archive(self._uow.stamp())
+        return self._uow.save(ACCOUNTS, account, event)
+
+    def restore(self, id: str) -> Account:
+        """Restore an archived account."""
+        account, event = self.get(id).restore(self._uow.stamp())
+        return self._uow.save(ACCOUNTS, account, event)
+
+
+class Contacts(_Parties[Contact]):
+    """Contact commands and queries of one unit of work."""
+
+    _type = CONTACTS
+
+    def create(
+        self,
+        last_name: str,
+        *,
+        first_name: str = "",
+        title: str | None = None,
+        emails: Iterable[Email] = (),
+        phones: Iterable[Phone] = (),
+        addresses: Iterable[Address] = (),
+        owner_id: str | None = None,
+        tags: Iterable[str] = (),
+        time_zone: str | None = None,
+        account_id: str | None = None,
+        role: str = "contact",
+    ) -> Contact:
+        """Create a contact, optionally linked to an account as its primary one."""
+        stamp = self._uow.stamp()
+        contact, created = Contact.create(
+            self._uow.new_id(),
+            stamp,
+            last_name=last_name,
+            first_name=first_name,
+            title=title,
+            emails=tuple(emails),
+            phones=tuple(phones),
+            addresses=tuple(addresses),
+            owner_id=owner_id,
+            tags=tuple(tags),
+            time_zone=time_zone,
+        )
+        if account_id is None:
+            return self._uow.save(CONTACTS, contact, created)
+        self._uow.accounts.get(account_id)
+        linked, event = contact.link(account_id, role, stamp, primary=True)
+        return self._uow.save(CONTACTS, linked, created, event)
+
+    def update(self, id: str, **changes: object) -> Contact:
+        """Change fields of a contact (see `Contact.update`)."""
+        contact, event = self.get(id).update(self._uow.stamp(), **changes)  # type: ignore[arg-type]
+        return self._uow.save(CONTACTS, contact, event)
+
+    def link(self, id: str, account_id: str, role: str, *, primary: bool = False) -> Contact:
+        """Give a contact a role at an account."""
+        self._uow.accounts.get(account_id)
+        contact, event = self.get(id).link(account_id, role, self._uow.stamp(), primary=primary)
+        return self._uow.save(CONTACTS, contact, event)
+
+    def unlink(self, id: str, account_id: str) -> Contact:
+        """Remove a contact's role at an account."""
+        contact, event = self.get(id).unlink(account_id, self._uow.stamp())
+        return self._uow.save(CONTACTS, contact, event)
+
+    def tag(self, id: str, *tags: str) -> Contact:
+        """Add tags."""
+        contact, event = self.get(id).tag(tags, self._uow.stamp())
+        return self._uow.save(CONTACTS, contact, event)
+
+    def assign(self, id: str, owner_id: str | None) -> Contact:
+        """Give the contact an owner, or none."""
+        contact, event = self.get(id).assign(owner_id, self._uow.stamp())
+        return self._uow.save(CONTACTS, contact, event)
+
+    def record_consent(
+        self,
+        id: str,
+        channel: Channel | str,
+        purpose: Purpose | str,
+        *,
+        granted: bool,
+        source: str,
+        given_at: datetime | None = None,
+    ) -> Contact:
+        """Record an opt-in (``granted=True``) or an opt-out."""
+        contact, event = self.get(id).record_consent(
+            channel, purpose, granted, source, self._uow.stamp(), given_at=given_at
+        )
+        return self._uow.save(CONTACTS, contact, event)
+
+    def archive(self, id: str) -> Contact:
+        """Archive a contact."""
+        contact, event = self.get(id).archive(self._uow.stamp())
+        return self._uow.save(CONTACTS, contact, event)
+
+    def restore(self, id: str) -> Contact:
+        """Restore an archived contact."""
+        contact, event = self.get(id).restore(self._uow.stamp())
+        return self._uow.save(CONTACTS, contact, event)
+
+
+class Activities(_Service[Activity]):
+    """Activity commands and queries of one unit of work."""
+
+    _type = ACTIVITIES
+
+    def _links(self, about: Iterable[RecordRef]) -> tuple[RecordRef, ...]:
+        """The records given, each checked to exist, plus the accounts of given contacts."""
+        refs = list(about)
+        if not refs:
+            raise ValidationError("about", "must name at least one record")
+        for ref in list(refs):
+            if not isinstance(ref, RecordRef):
+                raise ValidationError("about", "must hold RecordRef values", ref)
+            if ref.kind == "contact":
+                contact = self._uow.contacts.get(ref.id)
+                refs.extend(RecordRef("account", a) for a in contact.account_ids)
+            elif ref.kind == "account":
+                self._uow.accounts.get(ref.id)
+        return tuple(dict.fromkeys(refs))
+
+    def log(
+        self,
+        kind: ActivityKind | str,
+        subject: str,
+        about: Iterable[RecordRef],
+        *,
+        occurred_at: datetime | None = None,
+        body: str = "",
+        direction: Direction | str | None = None,
+        duration_minutes: int | None = None,
+        owner_id: str | None = None,
+        message_id: str | None = None,
+    ) -> Activity:
+        """Log a call, meeting, note or email that happened (default: now)."""
+        activity, event = Activity.log(
+            self._uow.new_id(),
+            kind,
+            subject,
+            self._links(about),
+            self._uow.stamp(),
+            occurred_at=occurred_at,
+            body=body,
+            direction=direction,
+            duration_minutes=duration_minutes,
+            owner_id=owner_id,
+            message_id=message_id,
+        )
+        return self._uow.save(ACTIVITIES, activity, event)
+
+    def plan(
+        self,
+        kind: ActivityKind | str,
+        subject: str,
+        about: Iterable[RecordRef],
+        due_at: datetime,
+        *,
+        body: str = "",
+        owner_id: str | None = None,
+    ) -> Activity:
+        """Plan a task, call or meeting."""
+        activity, event = Activity.plan(
+            self._uow.new_id(),
+            kind,
+            subject,
+            self._links(about),
+            due_at,
+            self._uow.stamp(),
+            body=body,
+            owner_id=owner_id,
+        )
+        return self._uow.save(ACTIVITIES, activity, event)
+
+    def complete(self, id: str, *, outcome: str | None = None) -> Activity:
+        """Mark a planned activity done."""
+        activity, event = self.get(id).complete(self._uow.stamp(), outcome=outcome)
+        return self._uow.save(ACTIVITIES, activity, event)
+
+    def cancel(self, id: str) -> Activity:
+        """Cancel a planned activity."""
+        activity, event = self.get(id).cancel(self._uow.stamp())
+        return self._uow.save(ACTIVITIES, activity, event)
+
+    def reschedule(self, id: str, due_at: datetime) -> Activity:
+        """Move a planned activity to another time."""
+        activity, event = self.get(id).reschedule(due_at, self._uow.stamp())
+        return self._uow.save(ACTIVITIES, activity, event)

@@ -1,0 +1,254 @@
+"""The unit of work: state, events, timeline entries and outbox, committed together.
+
+A unit of work buffers every write. Leaving its ``with`` block normally
+commits them all in one `ChangeSet`; leaving it with an exception discards
+them, and the store stays exactly as it was. Aggregates it loads are kept in
+an identity map, and each is saved with the version it was read at, so a
+concurrent change raises `ConcurrencyConflict` instead of being overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import attrs
+import cattrs
+
+from crmkit.activities.activity import RecordRef
+from crmkit.activities.timeline import TimelineEntry
+from crmkit.app.records import TIMELINE, RecordType
+from crmkit.kernel.errors import CrmError, NotFound, StorageError, ValidationError
+from crmkit.kernel.events import DomainEvent, Stamp
+from crmkit.kernel.principal import Principal
+from crmkit.kernel.serialization import dumps, structure
+from crmkit.kernel.time import to_micros
+from crmkit.ports.query import Condition, Order, Query, decode_cursor, encode_cursor
+from crmkit.ports.storage import ChangeSet, Document, EventRecord, Put
+
+if TYPE_CHECKING:
+    from crmkit.app.crm import Crm
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of results and the cursor to the next.
+
+    Attributes:
+        items: The results, in the query's order.
+        next_cursor: Pass it back to get the next page; None on the last page.
+    """
+
+    items: tuple[T, ...]
+    next_cursor: str | None
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def decode(conv: cattrs.Converter, rtype: RecordType[T], doc: Document) -> T:
+    """The aggregate stored in ``doc``; a corrupt body raises `StorageError`."""
+    try:
+        return structure(conv, json.loads(doc.body), rtype.cls)
+    except (ValidationError, ValueError) as exc:
+        raise StorageError(f"stored {doc.kind} {doc.id!r} cannot be read: {exc}") from None
+
+
+def find_page(
+    conv: cattrs.Converter,
+    store_query: Any,
+    rtype: RecordType[T],
+    where: tuple[Condition, ...],
+    order_by: tuple[Order, ...],
+    limit: int,
+    cursor: str | None,
+) -> Page[T]:
+    """Run a keyset-paged query through ``store_query(query) -> list[Document]``."""
+    query = Query(rtype.kind, where, order_by, limit + 1)
+    if cursor is not None:
+        query = attrs.evolve(query, after=decode_cursor(query, cursor))
+    docs = store_query(query)
+    more = len(docs) > limit
+    docs = docs[:limit]
+    next_cursor = encode_cursor(query, docs[-1]) if more else None
+    return Page(tuple(decode(conv, rtype, doc) for doc in docs), next_cursor)
+
+
+class UnitOfWork:
+    """One atomic piece of work by one principal. Use it as a context manager.
+
+    Attributes:
+        principal: Who acts; recorded on every event.
+    """
+
+    def __init__(self, crm: Crm, principal: Principal) -> None:
+        from crmkit.app.services import Accounts, Activities, Contacts
+
+        self._crm = crm
+        self.principal = principal
+        self._loaded: dict[tuple[str, str], int] = {}  # version as read; 0 for new records
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._dirty: dict[tuple[str, str], tuple[RecordType[Any], Any]] = {}
+        self._events: list[DomainEvent] = []
+        self._done = False
+        self.contacts = Contacts(self)
+        """Contacts: create, change, link to accounts, consent, find."""
+        self.accounts = Accounts(self)
+        """Accounts: create, change, find."""
+        self.activities = Activities(self)
+        """Activities: log, plan, complete, find."""
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+    # --- building blocks for the services ---------------------------------
+
+    def stamp(self) -> Stamp:
+        """Now, by the injected clock, and the acting principal."""
+        return Stamp(self._crm.clock.now(), self.principal.id)
+
+    def new_id(self) -> str:
+        """A new id from the injected generator."""
+        return self._crm.ids()
+
+    def _check_open(self) -> None:
+        if self._done:
+            raise CrmError("this unit of work has already been committed or rolled back")
+
+    def get(self, rtype: RecordType[T], id: str) -> T:
+        """The aggregate with ``id``, as this unit of work sees it; `NotFound` if none."""
+        self._check_open()
+        key = (rtype.kind, id)
+        if key in self._cache:
+            return self._cache[key]  # type: ignore[no-any-return]
+        if not isinstance(id, str):
+            raise ValidationError("id", "must be a string", id)
+        doc = self._crm.store.get(self._crm.tenant, rtype.kind, id)
+        if doc is None:
+            raise NotFound(rtype.kind, id)
+        obj = decode(self._crm.converter, rtype, doc)
+        self._loaded[key] = doc.version
+        self._cache[key] = obj
+        return obj
+
+    def find(
+        self,
+        rtype: RecordType[T],
+        where: tuple[Condition, ...] = (),
+        order_by: tuple[Order, ...] = (),
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[T]:
+        """Committed records matching ``where`` (uncommitted changes of this unit are not seen)."""
+        self._check_open()
+        return find_page(
+            self._crm.converter,
+            lambda q: self._crm.store.query(self._crm.tenant, q),
+            rtype,
+            where,
+            order_by,
+            limit,
+            cursor,
+        )
+
+    def save(self, rtype: RecordType[T], obj: T, *events: DomainEvent) -> T:
+        """Stage ``obj`` (new or changed) and the events that changed it."""
+        self._check_open()
+        key = (rtype.kind, obj.id)  # type: ignore[attr-defined]
+        self._loaded.setdefault(key, 0)
+        self._cache[key] = obj
+        self._dirty[key] = (rtype, obj)
+        self._events.extend(events)
+        return obj
+
+    # --- commit -----------------------------------------------------------
+
+    def commit(self) -> None:
+        """Write everything staged, atomically. A unit of work commits once."""
+        self._check_open()
+        self._done = True
+        if not self._dirty and not self._events:
+            return
+        self._crm.store.commit(self._crm.tenant, self._changes())
+
+    def rollback(self) -> None:
+        """Discard everything staged."""
+        self._done = True
+        self._dirty.clear()
+        self._events.clear()
+
+    def _changes(self) -> ChangeSet:
+        conv = self._crm.converter
+        writes = [
+            Put(
+                Document(
+                    rtype.kind, obj.id, obj.version, dumps(conv.unstructure(obj)), rtype.index(obj)
+                ),
+                self._loaded[key],
+            )
+            for key, (rtype, obj) in self._dirty.items()
+        ]
+        records = []
+        for event in self._events:
+            kind = event.aggregate_kind
+            records.append(
+                EventRecord(
+                    self.new_id(),
+                    kind,
+                    event.aggregate_id,
+                    event.version,
+                    event.event_type,
+                    event.schema_version,
+                    to_micros(event.occurred_at),
+                    dumps(conv.unstructure(event)),
+                )
+            )
+            entry = TimelineEntry(
+                self.new_id(),
+                event.occurred_at,
+                self._subjects(event),
+                event.event_type,
+                RecordRef(kind, event.aggregate_id),
+                event.summary(),
+                event.actor,
+            )
+            writes.append(
+                Put(
+                    Document(
+                        TIMELINE.kind,
+                        entry.id,
+                        1,
+                        dumps(conv.unstructure(entry)),
+                        TIMELINE.index(entry),
+                    ),
+                    0,
+                )
+            )
+        return ChangeSet(tuple(writes), tuple(records))
+
+    def _subjects(self, event: DomainEvent) -> tuple[str, ...]:
+        """The event's subjects, plus the accounts of a contact it concerns."""
+        subjects = list(event.subjects())
+        staged = self._dirty.get(("contact", event.aggregate_id))
+        if staged is not None:
+            subjects.extend(staged[1].account_ids)
+        return tuple(dict.fromkeys(subjects))
