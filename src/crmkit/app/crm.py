@@ -20,6 +20,7 @@ from crmkit.kernel.clock import Clock, SystemClock
 from crmkit.kernel.errors import StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, EventRegistry
 from crmkit.kernel.ids import DEFAULT_TENANT, IdGenerator, Uuid7Ids, check_id
+from crmkit.kernel.loading import Loaders
 from crmkit.kernel.principal import Principal
 from crmkit.kernel.serialization import make_converter, structure
 from crmkit.parties.events import EVENTS as PARTY_EVENTS
@@ -35,7 +36,8 @@ class Crm:
         clock: The clock every timestamp comes from.
         ids: The id generator.
         tenant: The tenant every call is scoped to.
-        converter: The strict converter used for every record and event.
+        converter: The strict converter: it writes records and events and reads events.
+        loaders: The fast loaders that read back records crmkit wrote.
         event_types: The event classes this CRM knows.
     """
 
@@ -52,6 +54,7 @@ class Crm:
         self.ids: IdGenerator = ids or Uuid7Ids(self.clock)
         self.tenant = check_id(tenant, "tenant")
         self.converter: cattrs.Converter = make_converter()
+        self.loaders = Loaders()
         self.event_types = EventRegistry((*PARTY_EVENTS, *ACTIVITY_EVENTS))
         store.open(schema())
 
@@ -80,7 +83,7 @@ class Crm:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise ValidationError("limit", "must be 1 to 1000", limit)
         return find_page(
-            self.converter,
+            self.loaders,
             lambda q: self.store.query(self.tenant, q),
             TIMELINE,
             (Eq("subjects", record_id),),

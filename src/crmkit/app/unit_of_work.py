@@ -15,15 +15,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
-import cattrs
 
 from crmkit.activities.activity import RecordRef
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.app.records import TIMELINE, RecordType
 from crmkit.kernel.errors import CrmError, NotFound, StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, Stamp
+from crmkit.kernel.loading import Loaders
 from crmkit.kernel.principal import Principal
-from crmkit.kernel.serialization import dumps, structure
+from crmkit.kernel.serialization import dumps
 from crmkit.kernel.time import to_micros
 from crmkit.ports.query import Condition, Order, Query, decode_cursor, encode_cursor
 from crmkit.ports.storage import ChangeSet, Document, EventRecord, Put
@@ -53,16 +53,17 @@ class Page(Generic[T]):
         return len(self.items)
 
 
-def decode(conv: cattrs.Converter, rtype: RecordType[T], doc: Document) -> T:
+def decode(loaders: Loaders, rtype: RecordType[T], doc: Document) -> T:
     """The aggregate stored in ``doc``; a corrupt body raises `StorageError`."""
     try:
-        return structure(conv, json.loads(doc.body), rtype.cls)
-    except (ValidationError, ValueError) as exc:
-        raise StorageError(f"stored {doc.kind} {doc.id!r} cannot be read: {exc}") from None
+        data = json.loads(doc.body)
+    except ValueError:
+        raise StorageError(f"stored {doc.kind} {doc.id!r} is not JSON") from None
+    return loaders.load(rtype.cls, data)
 
 
 def find_page(
-    conv: cattrs.Converter,
+    loaders: Loaders,
     store_query: Any,
     rtype: RecordType[T],
     where: tuple[Condition, ...],
@@ -78,7 +79,7 @@ def find_page(
     more = len(docs) > limit
     docs = docs[:limit]
     next_cursor = encode_cursor(query, docs[-1]) if more else None
-    return Page(tuple(decode(conv, rtype, doc) for doc in docs), next_cursor)
+    return Page(tuple(decode(loaders, rtype, doc) for doc in docs), next_cursor)
 
 
 class UnitOfWork:
@@ -144,7 +145,7 @@ class UnitOfWork:
         doc = self._crm.store.get(self._crm.tenant, rtype.kind, id)
         if doc is None:
             raise NotFound(rtype.kind, id)
-        obj = decode(self._crm.converter, rtype, doc)
+        obj = decode(self._crm.loaders, rtype, doc)
         self._loaded[key] = doc.version
         self._cache[key] = obj
         return obj
@@ -161,7 +162,7 @@ class UnitOfWork:
         """Committed records matching ``where`` (uncommitted changes of this unit are not seen)."""
         self._check_open()
         return find_page(
-            self._crm.converter,
+            self._crm.loaders,
             lambda q: self._crm.store.query(self._crm.tenant, q),
             rtype,
             where,
