@@ -15,7 +15,7 @@ import cattrs
 from crmkit.activities.activity import EVENTS as ACTIVITY_EVENTS
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.app.records import TIMELINE, schema
-from crmkit.app.unit_of_work import Page, UnitOfWork, find_page
+from crmkit.app.unit_of_work import Page, UnitOfWork, decode, find_page
 from crmkit.kernel.clock import Clock, SystemClock
 from crmkit.kernel.errors import StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, EventRegistry
@@ -80,12 +80,10 @@ class Crm:
         check_id(record_id, "record_id")
         if not isinstance(principal, Principal):
             raise ValidationError("principal", "must be a Principal", principal)
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise ValidationError("limit", "must be 1 to 1000", limit)
         return find_page(
-            self.loaders,
-            lambda q: self.store.query(self.tenant, q),
-            TIMELINE,
+            lambda query: self.store.query(self.tenant, query),
+            lambda doc: decode(self.loaders, TIMELINE, doc),
+            TIMELINE.kind,
             (Eq("subjects", record_id),),
             (Order("occurred_at", descending=True),),
             limit,

@@ -32,15 +32,21 @@ class RecordType(Generic[T]):
         kind: The storage kind, for example ``contact``.
         cls: The aggregate class.
         indexes: Index fields, each with the function that reads its value.
+        idempotent: Whether create commands accept an idempotency key, kept in a
+            unique ``idempotency_key`` index field.
     """
 
     kind: str
     cls: type[T]
     indexes: tuple[tuple[IndexField, Callable[[T], IndexValue]], ...]
+    idempotent: bool = True
 
     def spec(self) -> KindSpec:
         """The storage spec of this kind."""
-        return KindSpec(self.kind, tuple(field for field, _ in self.indexes))
+        fields = tuple(field for field, _ in self.indexes)
+        if self.idempotent:
+            fields += (IndexField("idempotency_key", TEXT, unique=True),)
+        return KindSpec(self.kind, fields)
 
     def index(self, obj: T) -> dict[str, IndexValue]:
         """The index values of ``obj``."""
@@ -103,6 +109,7 @@ TIMELINE: RecordType[TimelineEntry] = RecordType(
         (IndexField("event_type", TEXT), lambda e: e.event_type),
         (IndexField("subjects", TEXT, multi=True), lambda e: e.subjects),
     ),
+    idempotent=False,
 )
 """Timeline entries, indexed by time, event type and every record they concern."""
 

@@ -48,6 +48,11 @@ class _Service(Generic[T]):
         """Records meeting every condition, a page at a time (see `crmkit.ports.query`)."""
         return self._uow.find(self._type, where, order_by, limit=limit, cursor=cursor)
 
+    def _earlier(self, idempotency_key: str | None) -> T | None:
+        if idempotency_key is None:
+            return None
+        return self._uow.by_idempotency_key(self._type, idempotency_key)
+
 
 class _Parties(_Service[T]):
     def find(
@@ -81,8 +86,12 @@ class Accounts(_Parties[Account]):
         owner_id: str | None = None,
         tags: Iterable[str] = (),
         parent_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Account:
-        """Create an account."""
+        """Create an account; a retry with the same ``idempotency_key`` returns the first one."""
+        earlier = self._earlier(idempotency_key)
+        if earlier is not None:
+            return earlier
         if parent_id is not None:
             self.get(parent_id)
         account, event = Account.create(
@@ -98,7 +107,7 @@ class Accounts(_Parties[Account]):
             tags=tuple(tags),
             parent_id=parent_id,
         )
-        return self._uow.save(ACCOUNTS, account, event)
+        return self._uow.save(ACCOUNTS, account, event, idempotency_key=idempotency_key)
 
     def update(self, id: str, **changes: object) -> Account:
         """Change fields of an account (see `Account.update`)."""
@@ -145,8 +154,15 @@ class Contacts(_Parties[Contact]):
         time_zone: str | None = None,
         account_id: str | None = None,
         role: str = "contact",
+        idempotency_key: str | None = None,
     ) -> Contact:
-        """Create a contact, optionally linked to an account as its primary one."""
+        """Create a contact, optionally linked to an account as its primary one.
+
+        A retry with the same ``idempotency_key`` returns the first contact.
+        """
+        earlier = self._earlier(idempotency_key)
+        if earlier is not None:
+            return earlier
         stamp = self._uow.stamp()
         contact, created = Contact.create(
             self._uow.new_id(),
@@ -162,10 +178,10 @@ class Contacts(_Parties[Contact]):
             time_zone=time_zone,
         )
         if account_id is None:
-            return self._uow.save(CONTACTS, contact, created)
+            return self._uow.save(CONTACTS, contact, created, idempotency_key=idempotency_key)
         self._uow.accounts.get(account_id)
         linked, event = contact.link(account_id, role, stamp, primary=True)
-        return self._uow.save(CONTACTS, linked, created, event)
+        return self._uow.save(CONTACTS, linked, created, event, idempotency_key=idempotency_key)
 
     def update(self, id: str, **changes: object) -> Contact:
         """Change fields of a contact (see `Contact.update`)."""
@@ -252,8 +268,15 @@ class Activities(_Service[Activity]):
         duration_minutes: int | None = None,
         owner_id: str | None = None,
         message_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Activity:
-        """Log a call, meeting, note or email that happened (default: now)."""
+        """Log a call, meeting, note or email that happened (default: now).
+
+        A retry with the same ``idempotency_key`` returns the first activity.
+        """
+        earlier = self._earlier(idempotency_key)
+        if earlier is not None:
+            return earlier
         activity, event = Activity.log(
             self._uow.new_id(),
             kind,
@@ -267,7 +290,7 @@ class Activities(_Service[Activity]):
             owner_id=owner_id,
             message_id=message_id,
         )
-        return self._uow.save(ACTIVITIES, activity, event)
+        return self._uow.save(ACTIVITIES, activity, event, idempotency_key=idempotency_key)
 
     def plan(
         self,
@@ -278,8 +301,12 @@ class Activities(_Service[Activity]):
         *,
         body: str = "",
         owner_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Activity:
-        """Plan a task, call or meeting."""
+        """Plan a task, call or meeting; a retry with the same ``idempotency_key`` returns it."""
+        earlier = self._earlier(idempotency_key)
+        if earlier is not None:
+            return earlier
         activity, event = Activity.plan(
             self._uow.new_id(),
             kind,
@@ -290,7 +317,7 @@ class Activities(_Service[Activity]):
             body=body,
             owner_id=owner_id,
         )
-        return self._uow.save(ACTIVITIES, activity, event)
+        return self._uow.save(ACTIVITIES, activity, event, idempotency_key=idempotency_key)
 
     def complete(self, id: str, *, outcome: str | None = None) -> Activity:
         """Mark a planned activity done."""

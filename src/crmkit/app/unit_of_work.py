@@ -10,7 +10,7 @@ concurrent change raises `ConcurrencyConflict` instead of being overwritten.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -24,14 +24,20 @@ from crmkit.kernel.events import DomainEvent, Stamp
 from crmkit.kernel.loading import Loaders
 from crmkit.kernel.principal import Principal
 from crmkit.kernel.serialization import dumps
+from crmkit.kernel.text import clean_line
 from crmkit.kernel.time import to_micros
-from crmkit.ports.query import Condition, Order, Query, decode_cursor, encode_cursor
+from crmkit.ports.query import Condition, Eq, Order, Query, decode_cursor, encode_cursor
 from crmkit.ports.storage import ChangeSet, Document, EventRecord, Put
 
 if TYPE_CHECKING:
     from crmkit.app.crm import Crm
 
 T = TypeVar("T")
+
+MAX_PAGE = 1000
+"""The largest page a `find` or timeline returns."""
+IDEMPOTENCY_KEY = "idempotency_key"
+"""The unique index field that holds the key a create command was called with."""
 
 
 @attrs.frozen
@@ -63,23 +69,25 @@ def decode(loaders: Loaders, rtype: RecordType[T], doc: Document) -> T:
 
 
 def find_page(
-    loaders: Loaders,
-    store_query: Any,
-    rtype: RecordType[T],
+    run: Callable[[Query], list[Document]],
+    load: Callable[[Document], T],
+    kind: str,
     where: tuple[Condition, ...],
     order_by: tuple[Order, ...],
     limit: int,
     cursor: str | None,
 ) -> Page[T]:
-    """Run a keyset-paged query through ``store_query(query) -> list[Document]``."""
-    query = Query(rtype.kind, where, order_by, limit + 1)
+    """One keyset page: ``run`` queries the store, ``load`` turns each document into a record."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise ValidationError("limit", f"must be 1 to {MAX_PAGE}", limit)
+    query = Query(kind, tuple(where), tuple(order_by), limit + 1)
     if cursor is not None:
         query = attrs.evolve(query, after=decode_cursor(query, cursor))
-    docs = store_query(query)
+    docs = run(query)
     more = len(docs) > limit
     docs = docs[:limit]
     next_cursor = encode_cursor(query, docs[-1]) if more else None
-    return Page(tuple(decode(loaders, rtype, doc) for doc in docs), next_cursor)
+    return Page(tuple(load(doc) for doc in docs), next_cursor)
 
 
 class UnitOfWork:
@@ -97,6 +105,7 @@ class UnitOfWork:
         self._loaded: dict[tuple[str, str], int] = {}  # version as read; 0 for new records
         self._cache: dict[tuple[str, str], Any] = {}
         self._dirty: dict[tuple[str, str], tuple[RecordType[Any], Any]] = {}
+        self._keys: dict[tuple[str, str], str] = {}  # idempotency keys of records seen
         self._events: list[DomainEvent] = []
         self._done = False
         self.contacts = Contacts(self)
@@ -145,10 +154,29 @@ class UnitOfWork:
         doc = self._crm.store.get(self._crm.tenant, rtype.kind, id)
         if doc is None:
             raise NotFound(rtype.kind, id)
+        return self._adopt(rtype, doc)
+
+    def _adopt(self, rtype: RecordType[T], doc: Document) -> T:
+        """The record in ``doc``, entered in the identity map (an earlier copy there wins)."""
+        key = (rtype.kind, doc.id)
+        if key in self._cache:
+            return self._cache[key]  # type: ignore[no-any-return]
         obj = decode(self._crm.loaders, rtype, doc)
         self._loaded[key] = doc.version
         self._cache[key] = obj
+        idempotency_key = doc.index.get(IDEMPOTENCY_KEY)
+        if isinstance(idempotency_key, str):
+            self._keys[key] = idempotency_key
         return obj
+
+    def by_idempotency_key(self, rtype: RecordType[T], idempotency_key: str) -> T | None:
+        """The record an earlier create with ``idempotency_key`` made, or None."""
+        self._check_open()
+        for key, value in self._keys.items():
+            if value == idempotency_key and key[0] == rtype.kind:
+                return self._cache[key]  # type: ignore[no-any-return]
+        page = self.find(rtype, (Eq(IDEMPOTENCY_KEY, idempotency_key),), limit=1)
+        return page.items[0] if page.items else None
 
     def find(
         self,
@@ -162,19 +190,31 @@ class UnitOfWork:
         """Committed records matching ``where`` (uncommitted changes of this unit are not seen)."""
         self._check_open()
         return find_page(
-            self._crm.loaders,
-            lambda q: self._crm.store.query(self._crm.tenant, q),
-            rtype,
+            lambda query: self._crm.store.query(self._crm.tenant, query),
+            lambda doc: self._adopt(rtype, doc),
+            rtype.kind,
             where,
             order_by,
             limit,
             cursor,
         )
 
-    def save(self, rtype: RecordType[T], obj: T, *events: DomainEvent) -> T:
-        """Stage ``obj`` (new or changed) and the events that changed it."""
+    def save(
+        self,
+        rtype: RecordType[T],
+        obj: T,
+        *events: DomainEvent,
+        idempotency_key: str | None = None,
+    ) -> T:
+        """Stage ``obj`` (new or changed) and the events that changed it.
+
+        ``idempotency_key`` (for a new record) is stored in a unique index, so a
+        retried create finds the first result instead of making a duplicate.
+        """
         self._check_open()
         key = (rtype.kind, obj.id)  # type: ignore[attr-defined]
+        if idempotency_key is not None:
+            self._keys[key] = clean_line(idempotency_key, IDEMPOTENCY_KEY, max_len=200)
         self._loaded.setdefault(key, 0)
         self._cache[key] = obj
         self._dirty[key] = (rtype, obj)
@@ -202,7 +242,11 @@ class UnitOfWork:
         writes = [
             Put(
                 Document(
-                    rtype.kind, obj.id, obj.version, dumps(conv.unstructure(obj)), rtype.index(obj)
+                    rtype.kind,
+                    obj.id,
+                    obj.version,
+                    dumps(conv.unstructure(obj)),
+                    self._index(key, rtype, obj),
                 ),
                 self._loaded[key],
             )
@@ -245,6 +289,12 @@ class UnitOfWork:
                 )
             )
         return ChangeSet(tuple(writes), tuple(records))
+
+    def _index(self, key: tuple[str, str], rtype: RecordType[Any], obj: Any) -> dict[str, Any]:
+        index = rtype.index(obj)
+        if key in self._keys:
+            index[IDEMPOTENCY_KEY] = self._keys[key]
+        return index
 
     def _subjects(self, event: DomainEvent) -> tuple[str, ...]:
         """The event's subjects, plus the accounts of a contact it concerns."""
