@@ -94,6 +94,11 @@ class Crm:
         self, *, after: int = 0, limit: int = 1000, stream_id: str | None = None
     ) -> list[tuple[int, DomainEvent]]:
         """Stored events after position ``after`` as (position, event), oldest first."""
+        for name, value, least in (("after", after, 0), ("limit", limit, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValidationError(name, f"must be an integer of at least {least}", value)
+        if stream_id is not None:
+            check_id(stream_id, "stream_id")
         return [
             (stored.position, self.decode_event(stored))
             for stored in self.store.read_events(

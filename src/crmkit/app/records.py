@@ -34,12 +34,15 @@ class RecordType(Generic[T]):
         indexes: Index fields, each with the function that reads its value.
         idempotent: Whether create commands accept an idempotency key, kept in a
             unique ``idempotency_key`` index field.
+        related: Ids of other records whose timelines show this record's events,
+            read from its state right after each change (a contact's accounts).
     """
 
     kind: str
     cls: type[T]
     indexes: tuple[tuple[IndexField, Callable[[T], IndexValue]], ...]
     idempotent: bool = True
+    related: Callable[[T], tuple[str, ...]] = lambda _: ()
 
     def spec(self) -> KindSpec:
         """The storage spec of this kind."""
@@ -69,6 +72,7 @@ CONTACTS: RecordType[Contact] = RecordType(
         (IndexField("tags", TEXT, multi=True), lambda c: c.tags),
         (IndexField("account_ids", TEXT, multi=True), lambda c: c.account_ids),
     ),
+    related=lambda c: c.account_ids,
 )
 """Contacts, indexed by status, name (last name first, case-folded), main email, owner,
 last change, tags and accounts."""

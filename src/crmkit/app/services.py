@@ -7,6 +7,7 @@ from the unit's principal, so callers pass only what the command is about.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from crmkit.activities.activity import Activity, ActivityKind, Direction, RecordRef
 from crmkit.app.records import ACCOUNTS, ACTIVITIES, CONTACTS, RecordType
 from crmkit.app.unit_of_work import Page
+from crmkit.kernel.checks import items
 from crmkit.kernel.errors import ValidationError
 from crmkit.parties.account import Account
 from crmkit.parties.consent import Channel, Purpose
@@ -26,6 +28,15 @@ if TYPE_CHECKING:
     from crmkit.app.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
+
+_ACCOUNT_CHANGES = frozenset(inspect.signature(Account.update).parameters) - {"self", "stamp"}
+_CONTACT_CHANGES = frozenset(inspect.signature(Contact.update).parameters) - {"self", "stamp"}
+
+
+def _check_changes(allowed: frozenset[str], changes: dict[str, object]) -> None:
+    for name in sorted(changes):
+        if name not in allowed:
+            raise ValidationError(name, "is not a field that update changes")
 
 
 class _Service(Generic[T]):
@@ -100,17 +111,18 @@ class Accounts(_Parties[Account]):
             self._uow.stamp(),
             website=website,
             industry=industry,
-            emails=tuple(emails),
-            phones=tuple(phones),
-            addresses=tuple(addresses),
+            emails=items(emails, "emails", personal=True),
+            phones=items(phones, "phones", personal=True),
+            addresses=items(addresses, "addresses", personal=True),
             owner_id=owner_id,
-            tags=tuple(tags),
+            tags=items(tags, "tags"),
             parent_id=parent_id,
         )
         return self._uow.save(ACCOUNTS, account, event, idempotency_key=idempotency_key)
 
     def update(self, id: str, **changes: object) -> Account:
         """Change fields of an account (see `Account.update`)."""
+        _check_changes(_ACCOUNT_CHANGES, changes)
         account, event = self.get(id).update(self._uow.stamp(), **changes)  # type: ignore[arg-type]
         return self._uow.save(ACCOUNTS, account, event)
 
@@ -170,11 +182,11 @@ class Contacts(_Parties[Contact]):
             last_name=last_name,
             first_name=first_name,
             title=title,
-            emails=tuple(emails),
-            phones=tuple(phones),
-            addresses=tuple(addresses),
+            emails=items(emails, "emails", personal=True),
+            phones=items(phones, "phones", personal=True),
+            addresses=items(addresses, "addresses", personal=True),
             owner_id=owner_id,
-            tags=tuple(tags),
+            tags=items(tags, "tags"),
             time_zone=time_zone,
         )
         if account_id is None:
@@ -185,6 +197,7 @@ class Contacts(_Parties[Contact]):
 
     def update(self, id: str, **changes: object) -> Contact:
         """Change fields of a contact (see `Contact.update`)."""
+        _check_changes(_CONTACT_CHANGES, changes)
         contact, event = self.get(id).update(self._uow.stamp(), **changes)  # type: ignore[arg-type]
         return self._uow.save(CONTACTS, contact, event)
 
@@ -243,7 +256,7 @@ class Activities(_Service[Activity]):
 
     def _links(self, about: Iterable[RecordRef]) -> tuple[RecordRef, ...]:
         """The records given, each checked to exist, plus the accounts of given contacts."""
-        refs = list(about)
+        refs = list(items(about, "about"))
         if not refs:
             raise ValidationError("about", "must name at least one record")
         for ref in list(refs):

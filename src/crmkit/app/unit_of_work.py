@@ -19,6 +19,7 @@ import attrs
 from crmkit.activities.activity import RecordRef
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.app.records import TIMELINE, RecordType
+from crmkit.kernel.checks import items
 from crmkit.kernel.errors import CrmError, NotFound, StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, Stamp
 from crmkit.kernel.loading import Loaders
@@ -80,7 +81,7 @@ def find_page(
     """One keyset page: ``run`` queries the store, ``load`` turns each document into a record."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise ValidationError("limit", f"must be 1 to {MAX_PAGE}", limit)
-    query = Query(kind, tuple(where), tuple(order_by), limit + 1)
+    query = Query(kind, items(where, "where"), items(order_by, "order_by"), limit + 1)
     if cursor is not None:
         query = attrs.evolve(query, after=decode_cursor(query, cursor))
     docs = run(query)
@@ -106,7 +107,7 @@ class UnitOfWork:
         self._cache: dict[tuple[str, str], Any] = {}
         self._dirty: dict[tuple[str, str], tuple[RecordType[Any], Any]] = {}
         self._keys: dict[tuple[str, str], str] = {}  # idempotency keys of records seen
-        self._events: list[DomainEvent] = []
+        self._events: list[tuple[DomainEvent, tuple[str, ...]]] = []  # with timeline subjects
         self._done = False
         self.contacts = Contacts(self)
         """Contacts: create, change, link to accounts, consent, find."""
@@ -146,11 +147,11 @@ class UnitOfWork:
     def get(self, rtype: RecordType[T], id: str) -> T:
         """The aggregate with ``id``, as this unit of work sees it; `NotFound` if none."""
         self._check_open()
+        if not isinstance(id, str):
+            raise ValidationError("id", "must be a string", id)
         key = (rtype.kind, id)
         if key in self._cache:
             return self._cache[key]  # type: ignore[no-any-return]
-        if not isinstance(id, str):
-            raise ValidationError("id", "must be a string", id)
         doc = self._crm.store.get(self._crm.tenant, rtype.kind, id)
         if doc is None:
             raise NotFound(rtype.kind, id)
@@ -172,6 +173,8 @@ class UnitOfWork:
     def by_idempotency_key(self, rtype: RecordType[T], idempotency_key: str) -> T | None:
         """The record an earlier create with ``idempotency_key`` made, or None."""
         self._check_open()
+        # Compare the key as `save` stores it, or a retry with " k " would miss "k".
+        idempotency_key = clean_line(idempotency_key, IDEMPOTENCY_KEY, max_len=200)
         for key, value in self._keys.items():
             if value == idempotency_key and key[0] == rtype.kind:
                 return self._cache[key]  # type: ignore[no-any-return]
@@ -218,7 +221,9 @@ class UnitOfWork:
         self._loaded.setdefault(key, 0)
         self._cache[key] = obj
         self._dirty[key] = (rtype, obj)
-        self._events.extend(events)
+        related = rtype.related(obj)  # as of this change, not as of commit
+        for event in events:
+            self._events.append((event, tuple(dict.fromkeys((*event.subjects(), *related)))))
         return obj
 
     # --- commit -----------------------------------------------------------
@@ -253,7 +258,7 @@ class UnitOfWork:
             for key, (rtype, obj) in self._dirty.items()
         ]
         records = []
-        for event in self._events:
+        for event, subjects in self._events:
             kind = event.aggregate_kind
             records.append(
                 EventRecord(
@@ -270,7 +275,7 @@ class UnitOfWork:
             entry = TimelineEntry(
                 self.new_id(),
                 event.occurred_at,
-                self._subjects(event),
+                subjects,
                 event.event_type,
                 RecordRef(kind, event.aggregate_id),
                 event.summary(),
@@ -295,11 +300,3 @@ class UnitOfWork:
         if key in self._keys:
             index[IDEMPOTENCY_KEY] = self._keys[key]
         return index
-
-    def _subjects(self, event: DomainEvent) -> tuple[str, ...]:
-        """The event's subjects, plus the accounts of a contact it concerns."""
-        subjects = list(event.subjects())
-        staged = self._dirty.get(("contact", event.aggregate_id))
-        if staged is not None:
-            subjects.extend(staged[1].account_ids)
-        return tuple(dict.fromkeys(subjects))

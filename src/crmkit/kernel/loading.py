@@ -79,8 +79,10 @@ class Loaders:
             inner = [self.loader(arg) for arg in args if arg is not type(None)]
             if len(inner) != 1:
                 raise TypeError(f"crmkit loads only optional unions, not {kind}")
-            item = inner[0]
-            return None if item is None else (lambda v: None if v is None else item(v))
+            only = inner[0]
+            if only is None:
+                return None
+            return lambda v: None if v is None else only(v)
         if origin in (tuple, frozenset, list):
             item = self.loader(args[0])
             make = origin
@@ -101,7 +103,7 @@ class Loaders:
         for field in attrs.fields(cls):
             default = field.default
             if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-                default = default.factory()  # type: ignore[attr-defined]
+                default = default.factory()
             plan.append((field.name, self.loader(hints[field.name]), default))
         new = object.__new__
         nothing = attrs.NOTHING

@@ -12,10 +12,10 @@ import unicodedata
 
 from crmkit.kernel.errors import ValidationError
 
-#: Longest single-line value (names, subjects, cities ...), in characters.
 LINE_MAX = 200
-#: Longest free text (notes, descriptions, email bodies), in characters.
+"""Longest single-line value (names, subjects, cities ...), in characters."""
 TEXT_MAX = 20_000
+"""Longest free text (notes, descriptions, email bodies), in characters."""
 
 # C0 and C1 controls, DEL, and lone surrogates. Tab, line feed and carriage
 # return are allowed in multi-line text only.

@@ -37,9 +37,14 @@ def party_lifecycle(name: str) -> Lifecycle[PartyStatus]:
     )
 
 
-def optional_id(value: object) -> str | None:
-    """Converter for an optional id field (an owner, a parent ...)."""
-    return None if value is None else check_id(value, "id")
+def optional_id(value: object, field: str = "id") -> str | None:
+    """None, or a valid id; otherwise `ValidationError` naming ``field``."""
+    return None if value is None else check_id(value, field)
+
+
+def optional_owner(value: object) -> str | None:
+    """Converter for the optional ``owner_id`` field (a user id)."""
+    return optional_id(value, "owner_id")
 
 
 class PartyCommands(Evolving):
@@ -74,7 +79,9 @@ class PartyCommands(Evolving):
 
     def _update(self, stamp: Stamp, given: dict[str, Any]) -> tuple[Self, PartyChanged]:
         """Change the fields given as not None, validating them through the constructor."""
-        present = {k: v for k, v in given.items() if v is not None}
+        present = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None
+        }
         checked = attrs.evolve(self, **present)  # type: ignore[misc]
         return self._change(stamp, **{k: getattr(checked, k) for k in present})
 
@@ -98,7 +105,7 @@ class PartyCommands(Evolving):
 
     def assign(self, owner_id: str | None, stamp: Stamp) -> tuple[Self, PartyChanged]:
         """Give the party an owner (a user id), or none."""
-        return self._change(stamp, owner_id=optional_id(owner_id))
+        return self._change(stamp, owner_id=optional_owner(owner_id))
 
     def archive(self, stamp: Stamp) -> tuple[Self, DomainEvent]:
         """Archive: the party leaves default queries but keeps its history."""
