@@ -13,12 +13,13 @@ from typing import ClassVar
 import attrs
 
 from crmkit.kernel.aggregate import Evolving
-from crmkit.kernel.checks import aware, of_type, to_enum, tuple_of, version
+from crmkit.kernel.checks import aware, items, of_type, to_enum, tuple_of, version
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import PERSONAL, DomainEvent, Stamp
 from crmkit.kernel.ids import ActivityId, check_id
 from crmkit.kernel.lifecycle import Lifecycle, Transition
 from crmkit.kernel.text import clean_line, clean_text, clean_token
+from crmkit.kernel.time import require_aware
 
 
 class ActivityKind(StrEnum):
@@ -182,7 +183,7 @@ class Activity(Evolving):
             subject,
             links,
             stamp,
-            occurred_at or stamp.at,
+            stamp.at if occurred_at is None else occurred_at,
             body=body,
             direction=direction,
             duration_minutes=duration_minutes,
@@ -204,6 +205,7 @@ class Activity(Evolving):
         owner_id: str | None = None,
     ) -> tuple[Activity, ActivityLogged]:
         """Plan a task, call or meeting for ``due_at``."""
+        require_aware(due_at, "due_at")
         return cls._new(
             ACTIVITY_LIFECYCLE.initial,
             id,
@@ -235,7 +237,7 @@ class Activity(Evolving):
             subject,
             status,
             occurred_at,
-            tuple(links),
+            items(links, "links"),
             stamp.at,
             **optional,  # type: ignore[arg-type]
         )
@@ -273,6 +275,8 @@ class Activity(Evolving):
         self, stamp: Stamp, *, outcome: str | None = None
     ) -> tuple[Activity, ActivityMoved]:
         """Mark a planned activity done, optionally adding the outcome to its body."""
+        if outcome is not None:
+            outcome = clean_text(outcome, "outcome", personal=True)
         body = (
             self.body
             if outcome is None
@@ -286,7 +290,7 @@ class Activity(Evolving):
 
     def reschedule(self, due_at: datetime, stamp: Stamp) -> tuple[Activity, ActivityMoved]:
         """Move a planned activity to another time."""
-        aware()(self, attrs.fields(Activity).occurred_at, due_at)
+        require_aware(due_at, "due_at")
         return self._move("reschedule", stamp, occurred_at=due_at)
 
 
@@ -316,8 +320,8 @@ class ActivityLogged(DomainEvent):
         return f"{self.kind}{planned}: {self.subject}"
 
     def subjects(self) -> tuple[str, ...]:
-        """Every linked record."""
-        return tuple(ref.id for ref in self.links)
+        """The activity itself and every linked record."""
+        return (self.aggregate_id, *(ref.id for ref in self.links))
 
 
 @attrs.frozen(kw_only=True)
@@ -343,8 +347,8 @@ class ActivityMoved(DomainEvent):
         return f"{_PAST.get(self.command, self.command)}: {self.subject}"
 
     def subjects(self) -> tuple[str, ...]:
-        """Every linked record."""
-        return tuple(ref.id for ref in self.links)
+        """The activity itself and every linked record."""
+        return (self.aggregate_id, *(ref.id for ref in self.links))
 
 
 _PAST = {"complete": "completed", "cancel": "cancelled", "reschedule": "rescheduled"}

@@ -18,7 +18,7 @@ from crmkit.kernel.text import clean_line
 
 
 def _summary(value: object) -> str:
-    return clean_line(value, "summary", max_len=500)
+    return clean_line(value, "summary", max_len=500, personal=True)
 
 
 @attrs.frozen

@@ -107,10 +107,14 @@ class MemoryStore:
                     raise ConcurrencyConflict(event.stream_kind, event.stream_id, event.version - 1)
                 new_versions.add(mark)
             keys = {entry.message.key for entry in self._outbox[tenant].values()}
+            ids = set(self._outbox[tenant])
             for message in changes.outbox:
                 if message.key in keys:
                     raise DuplicateRecord("outbox", "key")
+                if message.id in ids:  # a second message with an id would replace the first
+                    raise DuplicateRecord("outbox", "id")
                 keys.add(message.key)
+                ids.add(message.id)
             # Every check passed: apply.
             for (kind, id), doc in staged.items():
                 if doc is None:
@@ -166,6 +170,8 @@ class MemoryStore:
 
     def claim_outbox(self, tenant: str, *, now: int, limit: int, lease: int) -> list[OutboxEntry]:
         """Lease pending messages whose time has come and whose lease (if any) ran out."""
+        if limit < 0:  # a negative slice bound would claim all but the last few
+            raise ValidationError("limit", "must not be negative", limit)
         with self._lock:
             self._ready()
             ready = sorted(

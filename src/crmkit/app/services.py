@@ -36,7 +36,7 @@ _CONTACT_CHANGES = frozenset(inspect.signature(Contact.update).parameters) - {"s
 def _check_changes(allowed: frozenset[str], changes: dict[str, object]) -> None:
     for name in sorted(changes):
         if name not in allowed:
-            raise ValidationError(name, "is not a field that update changes")
+            raise ValidationError(name or "changes", "is not a field that update changes")
 
 
 class _Service(Generic[T]):

@@ -6,7 +6,7 @@ they hold validated their contents when they were built.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -58,6 +58,13 @@ def tuple_of(item: type) -> Validator:
                 )
 
     return check
+
+
+def items(value: object, field: str, *, personal: bool = False) -> tuple[Any, ...]:
+    """The items of a list, tuple or other iterable (not text, not a mapping) as a tuple."""
+    if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(value, Iterable):
+        raise ValidationError(field, "must be a list or tuple", value, personal=personal)
+    return tuple(value)
 
 
 def aware(optional: bool = False) -> Validator:

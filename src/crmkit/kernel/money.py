@@ -17,7 +17,9 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from fractions import Fraction
+from math import floor
 from typing import Final
 
 import attrs
@@ -176,7 +178,15 @@ class Money:
     def __mul__(self, factor: Decimal | int) -> Money:
         if isinstance(factor, bool) or not isinstance(factor, Decimal | int):
             raise ValidationError("factor", "must be a Decimal or an int", factor)
-        return Money.rounded(self.amount * factor, self.currency)
+        value = _to_decimal(factor, "factor")
+        # Multiply exactly (the default context would round to 28 digits first), then
+        # round once, half to even.
+        digits = len(self.amount.as_tuple().digits) + len(value.as_tuple().digits) + 25
+        try:
+            with localcontext(prec=digits, Emax=MAX_EMAX, Emin=MIN_EMIN):
+                return Money.rounded(self.amount * value, self.currency)
+        except ArithmeticError:
+            raise ValidationError("amount", "is too large", factor) from None
 
     __rmul__ = __mul__
 
@@ -202,13 +212,15 @@ class Money:
         Leftover minor units go one each to the parts with the largest
         remainders, earlier parts first on ties.
         """
-        weights = [_to_decimal(r, "ratios") for r in ratios]
+        if isinstance(ratios, str | bytes) or not isinstance(ratios, Sequence):
+            raise ValidationError("ratios", "must be a list or tuple of ratios", ratios)
+        weights = [Fraction(_to_decimal(r, "ratios")) for r in ratios]
         if not weights or any(w < 0 for w in weights) or sum(weights) == 0:
             raise ValidationError("ratios", "must be non-negative with a positive sum", ratios)
         total = self.to_minor()
         whole = sum(weights)
-        shares = [total * w / whole for w in weights]
-        parts = [int(s.to_integral_value(rounding="ROUND_FLOOR")) for s in shares]
+        shares = [total * w / whole for w in weights]  # exact: no rounding before the floor
+        parts = [floor(s) for s in shares]
         order = sorted(range(len(parts)), key=lambda i: (-(shares[i] - parts[i]), i))
         for i in order[: total - sum(parts)]:
             parts[i] += 1

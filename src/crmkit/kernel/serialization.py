@@ -56,10 +56,11 @@ def make_converter() -> cattrs.Converter:
     their own on it without affecting others.
     """
     conv = cattrs.Converter()
-    # Exact-type predicates, not class dispatch: StrEnum subclasses str, bool subclasses int.
-    conv.register_structure_hook_func(lambda t: t is str, _structure_str)
-    conv.register_structure_hook_func(lambda t: t is int, _structure_int)
-    conv.register_structure_hook_func(lambda t: t is bool, _structure_bool)
+    # cattrs consults class dispatch first, and it matches subclasses too (a StrEnum is a
+    # str, an IntEnum an int): the str and int hooks hand enums on to the enum hook.
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(float, _refuse_float)
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_unstructure_hook(Decimal, str)
@@ -141,7 +142,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise ValidationError(key, "is given twice in one JSON object")
+                raise ValidationError(key or "$", "is given twice in one JSON object")
             seen.add(key)
     return result
 
@@ -153,13 +154,17 @@ def _name(cls: object) -> str:
 # --- scalars ---------------------------------------------------------------
 
 
-def _structure_str(value: object, _: object) -> str:
+def _structure_str(value: object, cls: type) -> object:
+    if _is_enum(cls):
+        return _structure_enum(value, cls)
     if not isinstance(value, str):
         raise ValidationError("", "must be a string", value)
     return value
 
 
-def _structure_int(value: object, _: object) -> int:
+def _structure_int(value: object, cls: type) -> object:
+    if _is_enum(cls):
+        return _structure_enum(value, cls)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError("", "must be an integer", value)
     return value

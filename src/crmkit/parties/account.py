@@ -7,8 +7,8 @@ from typing import ClassVar
 
 import attrs
 
-from crmkit.kernel.checks import aware, of_type, tuple_of, version
-from crmkit.kernel.events import Stamp
+from crmkit.kernel.checks import aware, items, of_type, tuple_of, version
+from crmkit.kernel.events import PERSONAL, Stamp
 from crmkit.kernel.ids import AccountId, check_id
 from crmkit.kernel.text import clean_line
 from crmkit.parties.events import (
@@ -18,7 +18,13 @@ from crmkit.parties.events import (
     AccountRestored,
     PartyChanged,
 )
-from crmkit.parties.party import PartyCommands, PartyStatus, optional_id, party_lifecycle
+from crmkit.parties.party import (
+    PartyCommands,
+    PartyStatus,
+    optional_id,
+    optional_owner,
+    party_lifecycle,
+)
 from crmkit.parties.values import Address, Email, Phone, clean_tags
 
 ACCOUNT_LIFECYCLE = party_lifecycle("account")
@@ -39,6 +45,10 @@ def _website(value: object) -> str | None:
 
 def _industry(value: object) -> str | None:
     return None if value is None else clean_line(value, "industry")
+
+
+def _parent_id(value: object) -> str | None:
+    return optional_id(value, "parent_id")
 
 
 def _tags(value: object) -> tuple[str, ...]:
@@ -79,12 +89,18 @@ class Account(PartyCommands):
     status: PartyStatus = attrs.field(default=PartyStatus.ACTIVE, validator=of_type(PartyStatus))
     website: str | None = attrs.field(default=None, converter=_website)
     industry: str | None = attrs.field(default=None, converter=_industry)
-    emails: tuple[Email, ...] = attrs.field(default=(), validator=tuple_of(Email))
-    phones: tuple[Phone, ...] = attrs.field(default=(), validator=tuple_of(Phone))
-    addresses: tuple[Address, ...] = attrs.field(default=(), validator=tuple_of(Address))
-    owner_id: str | None = attrs.field(default=None, converter=optional_id)
+    emails: tuple[Email, ...] = attrs.field(
+        default=(), validator=tuple_of(Email), metadata=PERSONAL
+    )
+    phones: tuple[Phone, ...] = attrs.field(
+        default=(), validator=tuple_of(Phone), metadata=PERSONAL
+    )
+    addresses: tuple[Address, ...] = attrs.field(
+        default=(), validator=tuple_of(Address), metadata=PERSONAL
+    )
+    owner_id: str | None = attrs.field(default=None, converter=optional_owner)
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tags)
-    parent_id: AccountId | None = attrs.field(default=None, converter=optional_id)
+    parent_id: AccountId | None = attrs.field(default=None, converter=_parent_id)
 
     @classmethod
     def create(
@@ -111,12 +127,12 @@ class Account(PartyCommands):
             stamp.at,
             website=website,
             industry=industry,
-            emails=tuple(emails),
-            phones=tuple(phones),
-            addresses=tuple(addresses),
+            emails=items(emails, "emails", personal=True),
+            phones=items(phones, "phones", personal=True),
+            addresses=items(addresses, "addresses", personal=True),
             owner_id=owner_id,
             tags=tags,
-            parent_id=AccountId(parent_id) if parent_id else None,
+            parent_id=None if parent_id is None else AccountId(parent_id),
         )
         event = AccountCreated(
             aggregate_id=account.id,

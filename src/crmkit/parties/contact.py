@@ -7,12 +7,12 @@ from typing import ClassVar
 
 import attrs
 
-from crmkit.kernel.checks import aware, of_type, tuple_of, version
+from crmkit.kernel.checks import aware, items, of_type, tuple_of, version
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import PERSONAL, Stamp
 from crmkit.kernel.ids import AccountId, ContactId, check_id
 from crmkit.kernel.text import clean_line
-from crmkit.kernel.time import zone
+from crmkit.kernel.time import require_aware, zone
 from crmkit.parties.consent import (
     Channel,
     ConsentRecord,
@@ -32,7 +32,7 @@ from crmkit.parties.events import (
     ContactUnlinked,
     PartyChanged,
 )
-from crmkit.parties.party import PartyCommands, PartyStatus, optional_id, party_lifecycle
+from crmkit.parties.party import PartyCommands, PartyStatus, optional_owner, party_lifecycle
 from crmkit.parties.values import Address, Email, Phone, clean_tags
 
 CONTACT_LIFECYCLE = party_lifecycle("contact")
@@ -122,11 +122,17 @@ class Contact(PartyCommands):
     updated_at: datetime = attrs.field(validator=aware())
     status: PartyStatus = attrs.field(default=PartyStatus.ACTIVE, validator=of_type(PartyStatus))
     title: str | None = attrs.field(default=None, converter=_title)
-    emails: tuple[Email, ...] = attrs.field(default=(), validator=tuple_of(Email))
-    phones: tuple[Phone, ...] = attrs.field(default=(), validator=tuple_of(Phone))
-    addresses: tuple[Address, ...] = attrs.field(default=(), validator=tuple_of(Address))
+    emails: tuple[Email, ...] = attrs.field(
+        default=(), validator=tuple_of(Email), metadata=PERSONAL
+    )
+    phones: tuple[Phone, ...] = attrs.field(
+        default=(), validator=tuple_of(Phone), metadata=PERSONAL
+    )
+    addresses: tuple[Address, ...] = attrs.field(
+        default=(), validator=tuple_of(Address), metadata=PERSONAL
+    )
     accounts: tuple[AccountRole, ...] = attrs.field(default=(), validator=tuple_of(AccountRole))
-    owner_id: str | None = attrs.field(default=None, converter=optional_id)
+    owner_id: str | None = attrs.field(default=None, converter=optional_owner)
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tags)
     consent: tuple[ConsentRecord, ...] = attrs.field(default=(), validator=tuple_of(ConsentRecord))
     time_zone: str | None = attrs.field(default=None, converter=_time_zone)
@@ -171,9 +177,9 @@ class Contact(PartyCommands):
             stamp.at,
             stamp.at,
             title=title,
-            emails=tuple(emails),
-            phones=tuple(phones),
-            addresses=tuple(addresses),
+            emails=items(emails, "emails", personal=True),
+            phones=items(phones, "phones", personal=True),
+            addresses=items(addresses, "addresses", personal=True),
             owner_id=owner_id,
             tags=tags,
             time_zone=time_zone,
@@ -268,7 +274,8 @@ class Contact(PartyCommands):
         ``given_at`` is when the person gave it, if earlier than the recording.
         Consent is recorded even for an archived contact: an opt-out must never be lost.
         """
-        record = ConsentRecord(channel, purpose, granted, given_at or stamp.at, source)
+        at = stamp.at if given_at is None else require_aware(given_at, "given_at")
+        record = ConsentRecord(channel, purpose, granted, at, source)
         new = self._step(stamp, consent=(*self.consent, record))
         event = ConsentRecorded(
             aggregate_id=new.id,

@@ -7,6 +7,7 @@ them as they are.
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
 
 import attrs
@@ -129,7 +130,7 @@ class Phone:
 
 
 def _country(value: object) -> str:
-    if not isinstance(value, str) or _COUNTRY.fullmatch(value.upper()) is None:
+    if not isinstance(value, str) or not value.isascii() or not _COUNTRY.fullmatch(value.upper()):
         raise ValidationError("country", "must be an ISO 3166-1 alpha-2 code", value)
     return value.upper()
 
@@ -179,7 +180,8 @@ def clean_tag(value: object, field: str = "tags") -> str:
     >>> clean_tag(" VIP ")
     'vip'
     """
-    return clean_line(value, field, max_len=50).casefold()
+    # Case folding can undo NFC (U+01F0 folds to j and a combining caron): compose again.
+    return unicodedata.normalize("NFC", clean_line(value, field, max_len=50).casefold())
 
 
 def clean_tags(values: object, field: str = "tags") -> tuple[str, ...]:

@@ -139,6 +139,8 @@ class Query:
 
 
 def _field(spec: KindSpec, name: str) -> IndexField:
+    if not isinstance(name, str):
+        raise ValidationError("field", "must be the name of an index field", name)
     if name == "id":
         return IndexField("id_", IndexType.TEXT)  # ids are text; "id" itself is reserved
     return spec.field(name)
@@ -153,6 +155,8 @@ def check_query(spec: KindSpec, query: Query) -> None:
     if not 1 <= query.limit <= MAX_LIMIT:
         raise ValidationError("limit", f"must be between 1 and {MAX_LIMIT}", query.limit)
     for cond in query.where:
+        if not isinstance(cond, Eq | In | Range):
+            raise ValidationError("where", "must hold Eq, In or Range conditions", cond)
         field = _field(spec, cond.field)
         if isinstance(cond, Eq):
             if cond.value is not None:
@@ -168,9 +172,9 @@ def check_query(spec: KindSpec, query: Query) -> None:
             for bound in (cond.gt, cond.gte, cond.lt, cond.lte):
                 if bound is not None:
                     check_scalar(cond.field, field.type, bound)
-        else:
-            raise ValidationError("where", "must hold Eq, In or Range conditions", cond)
     for order in query.order_by:
+        if not isinstance(order, Order):
+            raise ValidationError("order_by", "must hold Order values", order)
         if _field(spec, order.field).multi or order.field == "id":
             raise ValidationError(order.field, "cannot order by a multi-valued field or id")
     if query.after is not None:
