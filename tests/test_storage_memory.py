@@ -1,0 +1,14 @@
+"""`MemoryStore`, the reference, passes its own conformance kit."""
+
+from __future__ import annotations
+
+from crmkit.adapters.memory import MemoryStore
+from crmkit.ports.storage import DocumentStore
+from crmkit.testing.storage import StorageContract
+
+
+class TestMemoryStore(StorageContract):
+    """The storage contract on the in-memory store."""
+
+    def make_store(self) -> DocumentStore:
+        return MemoryStore()
