@@ -1,0 +1,201 @@
+"""The raw ``sqlite3`` peer: the same rows as crmkit's unit of work, written by hand.
+
+For ``uow.save(CONTACTS, contact, created)`` crmkit's `SqliteStore` writes, in
+one ``BEGIN IMMEDIATE`` transaction:
+
+* a ``doc_contact`` row: body, ``_index`` JSON and the single-valued index columns;
+* ``crm_multi`` rows for the multi-valued index fields (tags, account ids);
+* a ``crm_events`` row for the event;
+* a ``doc_timeline`` row for the event's timeline entry, and its ``crm_multi``
+  rows (the entry's subjects).
+
+`save` writes exactly those rows with ``executemany``, serialising with the
+same converter and the same JSON function, taking ids from the same kind of
+generator in the same order. `copy_schema` gives its file crmkit's tables,
+indexes and pragmas verbatim, and `table_digests` lets the suite check that
+both files end up holding the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cattrs
+
+from crmkit.kernel.serialization import dumps
+from crmkit.kernel.time import to_micros
+from crmkit.parties.contact import Contact
+from crmkit.parties.events import ContactCreated
+
+INSERT_CONTACT = (
+    'INSERT INTO "doc_contact" (tenant, id, version, body, _index,'
+    ' "status", "name", "email", "owner_id", "updated_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+)
+INSERT_TIMELINE = (
+    'INSERT INTO "doc_timeline" (tenant, id, version, body, _index, "occurred_at", "event_type")'
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_MULTI = "INSERT INTO crm_multi VALUES (?, ?, ?, ?, ?)"
+INSERT_EVENT = (
+    "INSERT INTO crm_events (tenant, id, stream_kind, stream_id, version, event_type,"
+    " schema_version, occurred_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+GET_BODY = 'SELECT body FROM "doc_contact" WHERE tenant = ? AND id = ?'
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection set up as `SqliteStore` sets up its own."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def copy_schema(template: str, path: str) -> sqlite3.Connection:
+    """Create ``path`` with the tables, indexes, pragmas and field catalogue of ``template``."""
+    source = sqlite3.connect(template)
+    try:
+        statements = [
+            sql
+            for (sql,) in source.execute(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+                " ORDER BY type = 'index', rowid"
+            )
+        ]
+        fields = source.execute("SELECT * FROM crm_fields").fetchall()
+        pragmas = {
+            name: source.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("user_version", "application_id", "journal_mode", "page_size")
+        }
+    finally:
+        source.close()
+    conn = connect(path)
+    conn.execute(f"PRAGMA page_size = {int(pragmas['page_size'])}")
+    conn.execute(f"PRAGMA journal_mode = {pragmas['journal_mode']}")
+    conn.execute("BEGIN IMMEDIATE")
+    for sql in statements:
+        conn.execute(sql)
+    conn.executemany("INSERT INTO crm_fields VALUES (?, ?, ?, ?, ?)", fields)
+    conn.execute(f"PRAGMA application_id = {int(pragmas['application_id'])}")
+    conn.execute(f"PRAGMA user_version = {int(pragmas['user_version'])}")
+    conn.execute("COMMIT")
+    return conn
+
+
+def save(
+    conn: sqlite3.Connection,
+    conv: cattrs.Converter,
+    new_id: Callable[[], str],
+    tenant: str,
+    pairs: Sequence[tuple[Contact, ContactCreated]],
+) -> None:
+    """Write new contacts, their events and timeline entries in one transaction."""
+    docs: list[tuple[Any, ...]] = []
+    multi: list[tuple[Any, ...]] = []
+    entries: list[tuple[Any, ...]] = []
+    entry_multi: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    for contact, event in pairs:
+        cid = contact.id
+        status = contact.status.value
+        name = f"{contact.last_name} {contact.first_name}".strip().casefold()
+        email = contact.emails[0].key if contact.emails else None
+        updated = to_micros(contact.updated_at)
+        tags, accounts = contact.tags, contact.account_ids
+        index = {
+            "status": status,
+            "name": name,
+            "email": email,
+            "owner_id": contact.owner_id,
+            "updated_at": updated,
+            "tags": tags,
+            "account_ids": accounts,
+        }
+        body = dumps(conv.unstructure(contact))
+        docs.append(
+            (
+                tenant,
+                cid,
+                contact.version,
+                body,
+                dumps(index),
+                status,
+                name,
+                email,
+                contact.owner_id,
+                updated,
+            )
+        )
+        multi.extend((tenant, "contact", "tags", tag, cid) for tag in tags)
+        multi.extend((tenant, "contact", "account_ids", account, cid) for account in accounts)
+
+        occurred = to_micros(event.occurred_at)
+        events.append(
+            (
+                tenant,
+                new_id(),
+                event.aggregate_kind,
+                cid,
+                event.version,
+                event.event_type,
+                event.schema_version,
+                occurred,
+                dumps(conv.unstructure(event)),
+            )
+        )
+        entry_id = new_id()
+        subjects = list(dict.fromkeys((*event.subjects(), *accounts)))
+        entry = {
+            "id": entry_id,
+            "occurred_at": event.occurred_at.isoformat(),
+            "subjects": subjects,
+            "event_type": event.event_type,
+            "record": {"kind": event.aggregate_kind, "id": cid},
+            "summary": event.summary(),
+            "actor": event.actor,
+        }
+        entry_index = {
+            "occurred_at": occurred,
+            "event_type": event.event_type,
+            "subjects": subjects,
+        }
+        entries.append(
+            (tenant, entry_id, 1, dumps(entry), dumps(entry_index), occurred, event.event_type)
+        )
+        entry_multi.extend((tenant, "timeline", "subjects", s, entry_id) for s in subjects)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(INSERT_CONTACT, docs)
+        conn.executemany(INSERT_MULTI, multi)
+        conn.executemany(INSERT_TIMELINE, entries)
+        conn.executemany(INSERT_MULTI, entry_multi)
+        conn.executemany(INSERT_EVENT, events)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def table_digests(path: str) -> dict[str, tuple[int, str]]:
+    """Row count and a digest of the sorted rows of every table in the file at ``path``."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [
+            name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+        result = {}
+        for table in tables:
+            quoted = '"' + table.replace('"', '""') + '"'
+            width = len(conn.execute(f"SELECT * FROM {quoted} LIMIT 0").description)
+            order = ", ".join(str(i) for i in range(1, width + 1))
+            digest = hashlib.sha256()
+            count = 0
+            for row in conn.execute(f"SELECT * FROM {quoted} ORDER BY {order}"):
+                digest.update(repr(row).encode())
+                count += 1
+            result[table] = (count, digest.hexdigest())
+        return result
+    finally:
+        conn.close()
