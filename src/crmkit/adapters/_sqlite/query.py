@@ -1,0 +1,103 @@
+"""A `Query` translated to one SELECT over its kind's table, with bound parameters.
+
+Every value travels as a parameter, in clause order; only validated field
+names become SQL text. Conditions on multi-valued fields read the
+``crm_multi`` side table; a long ``In`` list travels as one JSON array through
+``json_each``. Nulls sort last in either direction, and ids break ties, so a
+keyset (the last row's sort values and id) names the exact place to resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final, cast
+
+from crmkit.adapters._sqlite.kinds import Kind, encode
+from crmkit.adapters._sqlite.schema import marks, quote
+from crmkit.ports.query import Condition, Eq, In, Keyset, Query
+
+_BIG_IN: Final = 256  # a longer In list travels as one JSON array through json_each
+
+
+def select(kind: Kind, tenant: str, query: Query) -> tuple[str, list[Any]]:
+    """One SELECT for ``query``; every value is a bound parameter, in clause order."""
+    params: list[Any] = [tenant]
+    where = ["t.tenant = ?"]
+    for cond in query.where:
+        where.append(_condition(kind, tenant, cond, params))
+    if query.after is not None:
+        where.append(_after(query, query.after, params))
+    order = []
+    for key in query.order_by:
+        column = "t." + quote(key.field)
+        order.append(f"{column} IS NULL, {column} {'DESC' if key.descending else 'ASC'}")
+    order.append("t.id DESC" if query.id_descending else "t.id ASC")
+    params.append(query.limit)
+    text = (
+        f"SELECT t.id, t.version, t.body, t._index FROM {kind.table} AS t"
+        f" WHERE {' AND '.join(where)} ORDER BY {', '.join(order)} LIMIT ?"
+    )
+    return text, params
+
+
+def _in_list(values: Sequence[Any], params: list[Any]) -> str:
+    if len(values) > _BIG_IN:
+        params.append(encode(list(values)))
+        return "(SELECT value FROM json_each(?))"
+    params.extend(values)
+    return f"({marks(len(values))})"
+
+
+def _condition(kind: Kind, tenant: str, cond: Condition, params: list[Any]) -> str:
+    if cond.field in kind.multis:
+        if isinstance(cond, Eq) and cond.value is None:
+            params.extend((kind.name, cond.field))
+            return (
+                "NOT EXISTS (SELECT 1 FROM crm_multi AS m WHERE m.tenant = t.tenant"
+                " AND m.kind = ? AND m.name = ? AND m.id = t.id)"
+            )
+        # check_query refuses a Range on a multi-valued field.
+        values = (cond.value,) if isinstance(cond, Eq) else cast(In, cond).values
+        if not values:
+            return "0"
+        params.extend((tenant, kind.name, cond.field))
+        # An uncorrelated IN list of ids: SQLite reads the matching side rows
+        # once through the primary key, then looks the documents up by id.
+        return (
+            "t.id IN (SELECT m.id FROM crm_multi AS m WHERE m.tenant = ? AND m.kind = ?"
+            f" AND m.name = ? AND m.value IN {_in_list(values, params)})"
+        )
+    column = "t.id" if cond.field == "id" else "t." + quote(cond.field)
+    if isinstance(cond, Eq):
+        if cond.value is None:
+            return f"{column} IS NULL"
+        params.append(cond.value)
+        return f"{column} = ?"
+    if isinstance(cond, In):
+        return f"{column} IN {_in_list(cond.values, params)}" if cond.values else "0"
+    parts = []
+    for op, bound in ((">", cond.gt), (">=", cond.gte), ("<", cond.lt), ("<=", cond.lte)):
+        if bound is not None:
+            params.append(bound)
+            parts.append(f"{column} {op} ?")
+    return " AND ".join(parts) if parts else f"{column} IS NOT NULL"
+
+
+def _after(query: Query, after: Keyset, params: list[Any]) -> str:
+    """Rows after the keyset: the expanded OR of ANDs, a null sorting after every value."""
+    branches: list[str] = []
+    equal: list[str] = []  # the sort keys so far equal the cursor's
+    equal_params: list[Any] = []
+    for key, value in zip(query.order_by, after.values, strict=True):
+        column = "t." + quote(key.field)
+        if value is None:
+            equal.append(f"{column} IS NULL")  # nothing sorts after a null but a null
+            continue
+        op = "<" if key.descending else ">"
+        branches.append(" AND ".join([*equal, f"({column} {op} ? OR {column} IS NULL)"]))
+        params.extend((*equal_params, value))
+        equal.append(f"{column} = ?")
+        equal_params.append(value)
+    branches.append(" AND ".join([*equal, f"t.id {'<' if query.id_descending else '>'} ?"]))
+    params.extend((*equal_params, after.id))
+    return "(" + " OR ".join(f"({branch})" for branch in branches) + ")"
