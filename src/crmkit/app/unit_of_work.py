@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -25,10 +26,11 @@ from crmkit.kernel.events import DomainEvent, Stamp
 from crmkit.kernel.loading import Loaders
 from crmkit.kernel.principal import Principal
 from crmkit.kernel.serialization import dumps
-from crmkit.kernel.text import clean_line
-from crmkit.kernel.time import to_micros
+from crmkit.kernel.text import clean_line, clean_token
+from crmkit.kernel.time import require_aware, to_micros
+from crmkit.ports.notify import Message
 from crmkit.ports.query import Condition, Eq, Order, Query, decode_cursor, encode_cursor
-from crmkit.ports.storage import ChangeSet, Document, EventRecord, Put
+from crmkit.ports.storage import ChangeSet, Document, EventRecord, OutboxMessage, Put
 
 if TYPE_CHECKING:
     from crmkit.app.crm import Crm
@@ -107,6 +109,7 @@ class UnitOfWork:
         self._cache: dict[tuple[str, str], Any] = {}
         self._dirty: dict[tuple[str, str], tuple[RecordType[Any], Any]] = {}
         self._keys: dict[tuple[str, str], str] = {}  # idempotency keys of records seen
+        self._outbox: list[OutboxMessage] = []
         self._events: list[tuple[DomainEvent, tuple[str, ...]]] = []  # with timeline subjects
         self._done = False
         self.contacts = Contacts(self)
@@ -226,13 +229,37 @@ class UnitOfWork:
             self._events.append((event, tuple(dict.fromkeys((*event.subjects(), *related)))))
         return obj
 
+    def queue(self, message: Message, *, not_before: datetime | None = None) -> None:
+        """Stage ``message`` in the outbox: it is sent after, and only if, this unit commits.
+
+        ``not_before`` delays it. Its idempotency key must be new to the tenant,
+        or the commit raises `DuplicateRecord`.
+        """
+        self._check_open()
+        if not isinstance(message, Message):
+            raise ValidationError("message", "must be a Message", message)
+        at = (
+            self._crm.clock.now() if not_before is None else require_aware(not_before, "not_before")
+        )
+        self._outbox.append(
+            OutboxMessage(
+                self.new_id(),
+                clean_line(message.key, "key", max_len=200),
+                clean_token(message.channel, "channel"),
+                clean_token(message.purpose, "purpose"),
+                message.party_id,
+                dumps(self._crm.converter.unstructure(message)),
+                to_micros(at),
+            )
+        )
+
     # --- commit -----------------------------------------------------------
 
     def commit(self) -> None:
         """Write everything staged, atomically. A unit of work commits once."""
         self._check_open()
         self._done = True
-        if not self._dirty and not self._events:
+        if not self._dirty and not self._events and not self._outbox:
             return
         self._crm.store.commit(self._crm.tenant, self._changes())
 
@@ -241,6 +268,7 @@ class UnitOfWork:
         self._done = True
         self._dirty.clear()
         self._events.clear()
+        self._outbox.clear()
 
     def _changes(self) -> ChangeSet:
         conv = self._crm.converter
@@ -293,7 +321,7 @@ class UnitOfWork:
                     0,
                 )
             )
-        return ChangeSet(tuple(writes), tuple(records))
+        return ChangeSet(tuple(writes), tuple(records), tuple(self._outbox))
 
     def _index(self, key: tuple[str, str], rtype: RecordType[Any], obj: Any) -> dict[str, Any]:
         index = rtype.index(obj)
