@@ -11,6 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 from crmkit.activities.activity import Activity, ActivityKind, ActivityStatus, Direction, RecordRef
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.app.crm import Crm, open
+from crmkit.app.dispatcher import Dispatcher, DispatchReport
+from crmkit.app.notifier import Refusal, Template
 from crmkit.app.unit_of_work import Page, UnitOfWork
 from crmkit.kernel.clock import Clock, FakeClock, FixedClock, SystemClock
 from crmkit.kernel.errors import (
@@ -33,6 +35,7 @@ from crmkit.parties.account import Account
 from crmkit.parties.consent import Channel, ConsentRecord, ConsentStatus, Purpose
 from crmkit.parties.contact import AccountRole, Contact
 from crmkit.parties.values import Address, ContactPointKind, Email, Phone
+from crmkit.ports.notify import Message, PermanentFailure, TemporaryFailure
 from crmkit.ports.query import Eq, In, Order, Range
 
 try:
@@ -58,6 +61,8 @@ __all__ = [
     "Crm",
     "CrmError",
     "Direction",
+    "DispatchReport",
+    "Dispatcher",
     "DomainEvent",
     "DuplicateRecord",
     "Email",
@@ -67,21 +72,26 @@ __all__ = [
     "In",
     "InvalidTransition",
     "Lifecycle",
+    "Message",
     "Money",
     "NotFound",
     "Order",
     "Page",
+    "PermanentFailure",
     "PermissionDenied",
     "Phone",
     "Principal",
     "Purpose",
     "Range",
     "RecordRef",
+    "Refusal",
     "SchemaError",
     "SequentialIds",
     "Stamp",
     "StorageError",
     "SystemClock",
+    "Template",
+    "TemporaryFailure",
     "TimelineEntry",
     "Transition",
     "UnitOfWork",

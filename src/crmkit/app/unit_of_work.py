@@ -101,6 +101,7 @@ class UnitOfWork:
     """
 
     def __init__(self, crm: Crm, principal: Principal) -> None:
+        from crmkit.app.notifier import Notifier
         from crmkit.app.services import Accounts, Activities, Contacts
 
         self._crm = crm
@@ -118,6 +119,8 @@ class UnitOfWork:
         """Accounts: create, change, find."""
         self.activities = Activities(self)
         """Activities: log, plan, complete, find."""
+        self.notifications = Notifier(self)
+        """Notifications: render, check consent and queue messages in the outbox."""
 
     def __enter__(self) -> UnitOfWork:
         return self
