@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import cattrs
 
@@ -84,14 +84,23 @@ def copy_schema(template: str, path: str) -> sqlite3.Connection:
     return conn
 
 
-def save(
-    conn: sqlite3.Connection,
+class Rows(NamedTuple):
+    """The rows of one bulk save, table by table, in insertion order."""
+
+    docs: list[tuple[Any, ...]]
+    multi: list[tuple[Any, ...]]
+    entries: list[tuple[Any, ...]]
+    entry_multi: list[tuple[Any, ...]]
+    events: list[tuple[Any, ...]]
+
+
+def build_rows(
     conv: cattrs.Converter,
     new_id: Callable[[], str],
     tenant: str,
     pairs: Sequence[tuple[Contact, ContactCreated]],
-) -> None:
-    """Write new contacts, their events and timeline entries in one transaction."""
+) -> Rows:
+    """The rows crmkit writes for new contacts, their events and timeline entries."""
     docs: list[tuple[Any, ...]] = []
     multi: list[tuple[Any, ...]] = []
     entries: list[tuple[Any, ...]] = []
@@ -165,13 +174,25 @@ def save(
             (tenant, entry_id, 1, dumps(entry), dumps(entry_index), occurred, event.event_type)
         )
         entry_multi.extend((tenant, "timeline", "subjects", s, entry_id) for s in subjects)
+    return Rows(docs, multi, entries, entry_multi, events)
+
+
+def save(
+    conn: sqlite3.Connection,
+    conv: cattrs.Converter,
+    new_id: Callable[[], str],
+    tenant: str,
+    pairs: Sequence[tuple[Contact, ContactCreated]],
+) -> None:
+    """Write new contacts, their events and timeline entries in one transaction."""
+    rows = build_rows(conv, new_id, tenant, pairs)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany(INSERT_CONTACT, docs)
-        conn.executemany(INSERT_MULTI, multi)
-        conn.executemany(INSERT_TIMELINE, entries)
-        conn.executemany(INSERT_MULTI, entry_multi)
-        conn.executemany(INSERT_EVENT, events)
+        conn.executemany(INSERT_CONTACT, rows.docs)
+        conn.executemany(INSERT_MULTI, rows.multi)
+        conn.executemany(INSERT_TIMELINE, rows.entries)
+        conn.executemany(INSERT_MULTI, rows.entry_multi)
+        conn.executemany(INSERT_EVENT, rows.events)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

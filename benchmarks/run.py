@@ -17,13 +17,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import dispatch_suite
 import lifecycle_suite
+import postgres_suite
 import sqlite_suite
 from measure import Row, table
 
 SUITES: dict[str, Callable[[bool], list[Row]]] = {
     "lifecycle": lifecycle_suite.run,
     "sqlite": sqlite_suite.run,
+    "postgres": postgres_suite.run,
+    "dispatch": dispatch_suite.run,
 }
 
 
@@ -33,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("suites", nargs="*", metavar="SUITE", help=f"one of {', '.join(SUITES)}")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the rows as JSON")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a CI smoke run")
+    parser.add_argument("--postgres-url", help="server for the postgres suite (else env)")
     args = parser.parse_args(argv)
+    postgres_suite.url = args.postgres_url
     unknown = [name for name in args.suites if name not in SUITES]
     if unknown:
         parser.error(f"unknown suite {unknown[0]!r}; choose from {', '.join(SUITES)}")

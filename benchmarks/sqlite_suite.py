@@ -146,9 +146,24 @@ def check_same_rows(crmkit_file: Path, raw_file: Path, count: int) -> None:
 
 def get_row(pairs: Pairs, path: Path, gets: int, repeat: int) -> Row:
     """Get by id: distinct random ids; crmkit returns the domain object, raw a dict."""
-    ids = random.Random(7).sample([contact.id for contact, _ in pairs], gets)
     crm = open_crm(path)
     conn = raw_sqlite.connect(str(path))
+    try:
+        return compare_gets("sqlite", crm, conn.execute, raw_sqlite.GET_BODY, pairs, gets, repeat)
+    finally:
+        crm.close()
+        conn.close()
+
+
+def compare_gets(
+    name: str, crm: Crm, execute: Any, get_body: str, pairs: Pairs, gets: int, repeat: int
+) -> Row:
+    """crmkit's ``uow.contacts.get`` against ``execute(get_body, (tenant, id))`` + ``json.loads``.
+
+    Both read ``gets`` distinct random ids of ``pairs``; the row's target comes from
+    `GET_TARGETS`.
+    """
+    ids = random.Random(7).sample([contact.id for contact, _ in pairs], gets)
     expected = {contact.id: contact for contact, _ in pairs}
     with crm.unit_of_work(PRINCIPAL) as uow:
         if uow.contacts.get(ids[0]) != expected[ids[0]]:
@@ -161,20 +176,24 @@ def get_row(pairs: Pairs, path: Path, gets: int, repeat: int) -> Row:
                 get(id)
 
     def raw(_: object) -> None:
-        execute, loads = conn.execute, json.loads
+        loads = json.loads
         for id in ids:
-            loads(execute(raw_sqlite.GET_BODY, ("default", id)).fetchone()[0])
+            loads(execute(get_body, ("default", id)).fetchone()[0])
 
-    name = f"sqlite: get by id, {gets:,} random"
-    peer = Side("raw sqlite3 select + json.loads", raw, gets)
-    try:
-        (row,) = compare(
-            name, Side("crmkit", crmkit, gets), [peer], repeat=repeat, targets={peer.label: 2.5}
-        )
-    finally:
-        crm.close()
-        conn.close()
+    driver = {"sqlite": "sqlite3", "postgres": "psycopg"}[name]
+    peer = Side(f"raw {driver} select + json.loads", raw, gets)
+    (row,) = compare(
+        f"{name}: get by id, {gets:,} random",
+        Side("crmkit", crmkit, gets),
+        [peer],
+        repeat=repeat,
+        targets={peer.label: GET_TARGETS[name]},
+    )
     return row
+
+
+GET_TARGETS = {"sqlite": 2.5, "postgres": 1.5}
+"""The ratio each store's get must stay at or under."""
 
 
 def peak_mb(side: str, count: int) -> float:

@@ -32,10 +32,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+from crmkit.adapters._common import lazy_index
 from crmkit.adapters._sqlite import events, outbox
 from crmkit.adapters._sqlite.commit import Mismatch, apply_changes, diagnose, net_writes
 from crmkit.adapters._sqlite.errors import bad_value, driver_errors, translate
-from crmkit.adapters._sqlite.kinds import Kind, lazy_index
+from crmkit.adapters._sqlite.kinds import Kind
 from crmkit.adapters._sqlite.query import select
 from crmkit.adapters._sqlite.schema import SCHEMA_VERSION, migrate
 from crmkit.kernel.errors import StorageError, ValidationError

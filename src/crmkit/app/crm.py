@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from importlib.metadata import entry_points
 from types import TracebackType
 
 import cattrs
@@ -134,35 +135,95 @@ class Crm:
         self.close()
 
 
+STORAGE_URL_VARIABLE = "CRMKIT_STORAGE_URL"
+"""The environment variable `open` reads when it is given no URL."""
+
+DEFAULT_STORAGE_URL = "sqlite:///crmkit.db"
+"""The store `open` uses when neither a URL nor ``CRMKIT_STORAGE_URL`` names one."""
+
+STORAGE_ENTRY_POINTS = "crmkit.storage"
+"""The entry-point group of plugin adapters: each names a URL scheme and loads a factory
+``(url: str) -> DocumentStore``."""
+
+_BUILT_IN_SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
+
+
+def store_from_url(url: str) -> DocumentStore:
+    """A new, unopened store for ``url``.
+
+    * ``memory://``: an in-memory store that lives as long as the process;
+    * ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``: a SQLite
+      file (created if missing), the embedded default;
+    * ``postgresql://user@host:port/db`` (or ``postgres://``): a PostgreSQL
+      database, with ``pip install 'crmkit[postgres]'``;
+    * any other scheme: the factory that an installed package registers under
+      that name in the ``crmkit.storage`` entry-point group.
+
+    Raises `ValidationError`, naming the known schemes, for any other URL.
+
+    >>> type(store_from_url("memory://")).__name__
+    'MemoryStore'
+    """
+    if not isinstance(url, str):
+        raise ValidationError("url", "must be a string", url)
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if url == "memory://":
+        from crmkit.adapters.memory import MemoryStore
+
+        return MemoryStore()
+    if scheme == "sqlite" and url.startswith("sqlite:///"):
+        from crmkit.adapters.sqlite import SqliteStore
+
+        path = url.removeprefix("sqlite:///")
+        if not path:
+            raise ValidationError("url", "must name a file: sqlite:///path/to/crm.db", url)
+        return SqliteStore(os.fspath(path))
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from crmkit.adapters.postgres import PostgresStore
+        except ImportError as exc:
+            raise StorageError(
+                f"{url.partition('://')[0]}:// needs psycopg: pip install 'crmkit[postgres]'"
+            ) from exc
+        return PostgresStore(url)
+    plugins = {point.name.lower(): point for point in entry_points(group=STORAGE_ENTRY_POINTS)}
+    if scheme and scheme not in _BUILT_IN_SCHEMES and scheme in plugins:
+        try:
+            factory = plugins[scheme].load()
+        except Exception as exc:
+            raise StorageError(f"the storage plugin for {scheme}:// failed to load: {exc}") from exc
+        store: DocumentStore = factory(url)
+        return store
+    known = ", ".join(f"{name}://" for name in sorted({*_BUILT_IN_SCHEMES, *plugins}))
+    raise ValidationError("url", f"names no known store (known schemes: {known})", _redacted(url))
+
+
+def _redacted(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if sep and at and ":" in userinfo and "/" not in userinfo:
+        return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}"
+    return url
+
+
 def open(
-    url: str = "sqlite:///crmkit.db",
+    url: str | None = None,
     *,
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
     tenant: str = DEFAULT_TENANT,
 ) -> Crm:
-    """Open a CRM on a store named by URL.
+    """Open a CRM on a store named by URL (see `store_from_url` for the schemes).
 
-    * ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``: a SQLite
-      file (created if missing), the embedded default;
-    * ``memory://``: an in-memory store that lives as long as the process.
+    Without a URL it reads ``CRMKIT_STORAGE_URL`` from the environment and
+    falls back to ``sqlite:///crmkit.db``.
 
     >>> import crmkit
     >>> crm = crmkit.open("memory://")
     >>> crm.tenant
     'default'
     """
-    if not isinstance(url, str):
-        raise ValidationError("url", "must be a string", url)
-    if url == "memory://":
-        from crmkit.adapters.memory import MemoryStore
-
-        return Crm(MemoryStore(), clock=clock, ids=ids, tenant=tenant)
-    if url.startswith("sqlite:///"):
-        from crmkit.adapters.sqlite import SqliteStore
-
-        path = url.removeprefix("sqlite:///")
-        if not path:
-            raise ValidationError("url", "must name a file: sqlite:///path/to/crm.db", url)
-        return Crm(SqliteStore(os.fspath(path)), clock=clock, ids=ids, tenant=tenant)
-    raise ValidationError("url", "must start with sqlite:/// or be memory://", url)
+    if url is None:
+        url = os.environ.get(STORAGE_URL_VARIABLE) or DEFAULT_STORAGE_URL
+    return Crm(store_from_url(url), clock=clock, ids=ids, tenant=tenant)

@@ -12,5 +12,7 @@ Nothing here is public API. `crmkit.adapters.sqlite` keeps the connections and
 * `events` and `outbox`: the event log and the outbox tables;
 * `errors`: driver errors turned into crmkit's error tree.
 
-Like every adapter, they import the ports, the kernel and ``sqlite3`` only.
+Like every adapter, they import the ports, the kernel and ``sqlite3`` only,
+plus the driver-free helpers the SQL adapters share (`crmkit.adapters._common`
+and `crmkit.adapters._sql`).
 """

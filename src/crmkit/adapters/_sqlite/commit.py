@@ -16,11 +16,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from itertools import chain
 from typing import Any, Final
 
+from crmkit.adapters._common import KindWrites, net_writes, replay, target, unique_values
+from crmkit.adapters._sql import quote
 from crmkit.adapters._sqlite import events, outbox
 from crmkit.adapters._sqlite.kinds import Kind
-from crmkit.adapters._sqlite.schema import marks, quote
-from crmkit.kernel.errors import ConcurrencyConflict, DuplicateRecord, StorageError
-from crmkit.ports.storage import ChangeSet, Document, Put, Write
+from crmkit.adapters._sqlite.schema import marks
+from crmkit.kernel.errors import DuplicateRecord
+from crmkit.ports.storage import ChangeSet, Write
+
+__all__ = ["Mismatch", "apply_changes", "diagnose", "net_writes"]
 
 _CHUNK: Final = 500  # values per IN (...) list, far below SQLite's bound-variable limit
 
@@ -29,56 +33,9 @@ class Mismatch(Exception):
     """A version or key check failed while applying: roll back and diagnose."""
 
 
-class KindWrites:
-    """The net effect of a change set on one kind, keyed by each id's first expected version."""
-
-    __slots__ = ("absent", "deletes", "inserts", "updates")
-
-    def __init__(self) -> None:
-        self.inserts: list[Document] = []
-        self.updates: list[tuple[Document, int]] = []
-        self.deletes: list[tuple[str, int]] = []
-        self.absent: list[str] = []  # created and deleted again: must not exist now
-
-
-def _target(write: Write) -> tuple[str, str, Document | None]:
-    if isinstance(write, Put):
-        return write.doc.kind, write.doc.id, write.doc
-    return write.kind, write.id, None
-
-
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
-
-
-def net_writes(writes: Sequence[Write]) -> dict[str, KindWrites] | None:
-    """Collapse writes to one statement per id; None when they contradict each other."""
-    first: dict[tuple[str, str], int] = {}
-    final: dict[tuple[str, str], Document | None] = {}
-    for write in writes:
-        kind, id, doc = _target(write)
-        key = (kind, id)
-        if key in final:
-            previous = final[key]
-            if (0 if previous is None else previous.version) != write.expected_version:
-                return None
-        else:
-            first[key] = write.expected_version
-        final[key] = doc
-    groups: dict[str, KindWrites] = {}
-    for (kind, id), doc in final.items():
-        group = groups.get(kind) or groups.setdefault(kind, KindWrites())
-        expected = first[kind, id]
-        if expected == 0 and doc is not None:
-            group.inserts.append(doc)
-        elif expected == 0:
-            group.absent.append(id)
-        elif doc is not None:
-            group.updates.append((doc, expected))
-        else:
-            group.deletes.append((id, expected))
-    return groups
 
 
 def apply_changes(
@@ -124,19 +81,7 @@ def diagnose(
     conn: sqlite3.Connection, kinds: Mapping[str, Kind], tenant: str, changes: ChangeSet
 ) -> dict[str, KindWrites]:
     """Raise the error `MemoryStore` would raise for ``changes``; else their net writes."""
-    stored = _versions(conn, kinds, tenant, changes.writes)
-    staged: dict[tuple[str, str], int] = {}
-    for write in changes.writes:
-        kind, id, doc = _target(write)
-        current = staged[kind, id] if (kind, id) in staged else stored.get((kind, id), 0)
-        if current != write.expected_version:
-            if write.expected_version == 0:
-                raise DuplicateRecord(kind, "id")
-            raise ConcurrencyConflict(kind, id, write.expected_version)
-        staged[kind, id] = 0 if doc is None else doc.version
-    net = net_writes(changes.writes)
-    if net is None:  # cannot happen once the replay above passed
-        raise StorageError("the change set contradicts itself")
+    net = replay(changes.writes, _versions(conn, kinds, tenant, changes.writes))
     for name, writes in net.items():
         _check_unique(conn, tenant, kinds[name], writes)
     events.check(conn, tenant, changes.events)
@@ -149,7 +94,7 @@ def _versions(
 ) -> dict[tuple[str, str], int]:
     ids: dict[str, dict[str, None]] = {}
     for write in writes:
-        kind, id, _ = _target(write)
+        kind, id, _ = target(write)
         ids.setdefault(kind, {})[id] = None
     found: dict[tuple[str, str], int] = {}
     for kind, wanted in ids.items():
@@ -164,20 +109,9 @@ def _versions(
 
 
 def _check_unique(conn: sqlite3.Connection, tenant: str, kind: Kind, writes: KindWrites) -> None:
-    if not kind.uniques:
-        return
-    final = [*writes.inserts, *(doc for doc, _ in writes.updates)]
-    touched = {doc.id for doc in final}
-    touched.update(id for id, _ in writes.deletes)
     for field in kind.uniques:  # in declaration order, as MemoryStore checks them
-        values: dict[Any, None] = {}
-        for doc in final:
-            value = doc.index.get(field)
-            if value is not None:
-                if value in values:
-                    raise DuplicateRecord(kind.name, field)
-                values[value] = None
-        for chunk in _chunks(list(values)):
+        values, touched = unique_values(kind.name, field, writes)
+        for chunk in _chunks(values):
             rows = conn.execute(
                 f"SELECT id FROM {kind.table} WHERE tenant = ?"
                 f" AND {quote(field)} IN ({marks(len(chunk))})",

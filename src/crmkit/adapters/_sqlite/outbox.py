@@ -12,43 +12,24 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
-from crmkit.kernel.errors import ConcurrencyConflict, DuplicateRecord, NotFound
+from crmkit.adapters import _sql
 from crmkit.ports.storage import OutboxEntry, OutboxMessage, OutboxStatus
 
-_INSERT: Final = (
-    "INSERT INTO crm_outbox (tenant, id, key, channel, purpose, party_id, body, available_at,"
-    " status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)"
-)
 _DUE: Final = (
     "SELECT id, key, channel, purpose, party_id, body, available_at, attempts, last_error,"
     " receipt FROM crm_outbox WHERE tenant = ? AND status = 'pending' AND available_at <= ?"
     " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY available_at, id LIMIT ?"
 )
-_CLAIMED: Final = " WHERE tenant = ? AND id = ? AND status = 'pending' AND attempts = ?"
 
 
 def insert(conn: sqlite3.Connection, tenant: str, outbox: Sequence[OutboxMessage]) -> None:
     """Write ``outbox`` as pending messages inside the caller's transaction."""
-    conn.executemany(
-        _INSERT,
-        [
-            (tenant, m.id, m.key, m.channel, m.purpose, m.party_id, m.body, m.available_at)
-            for m in outbox
-        ],
-    )
+    conn.executemany(_sql.OUTBOX_INSERT, _sql.outbox_rows(tenant, outbox))
 
 
 def check(conn: sqlite3.Connection, tenant: str, outbox: Sequence[OutboxMessage]) -> None:
     """Raise for the first message whose key, then id, is stored or earlier in the batch."""
-    taken: dict[str, set[str]] = {"key": set(), "id": set()}
-    for message in outbox:
-        for field, value in (("key", message.key), ("id", message.id)):
-            stored = conn.execute(
-                f"SELECT 1 FROM crm_outbox WHERE tenant = ? AND {field} = ?", (tenant, value)
-            ).fetchone()
-            if stored or value in taken[field]:
-                raise DuplicateRecord("outbox", field)
-            taken[field].add(value)
+    _sql.check_outbox(conn, tenant, outbox, "?")
 
 
 def claim(
@@ -76,50 +57,11 @@ def entries(rows: Sequence[tuple[Any, ...]], until: int) -> list[OutboxEntry]:
 
 def complete(conn: sqlite3.Connection, tenant: str, id: str, attempt: int, receipt: str) -> None:
     """Mark a message claimed at ``attempt`` delivered."""
-    _update_claimed(
-        conn,
-        tenant,
-        id,
-        attempt,
-        "UPDATE crm_outbox SET status = 'delivered', lease_until = NULL, receipt = ?",
-        receipt,
-    )
+    _sql.complete(conn, tenant, id, attempt, receipt, "?")
 
 
 def fail(
     conn: sqlite3.Connection, tenant: str, id: str, attempt: int, error: str, retry_at: int | None
 ) -> None:
     """Record a failed delivery: retry at ``retry_at``, or dead when it is None."""
-    if retry_at is None:
-        _update_claimed(
-            conn,
-            tenant,
-            id,
-            attempt,
-            "UPDATE crm_outbox SET status = 'dead', lease_until = NULL, last_error = ?",
-            error,
-        )
-    else:
-        _update_claimed(
-            conn,
-            tenant,
-            id,
-            attempt,
-            "UPDATE crm_outbox SET available_at = ?, lease_until = NULL, last_error = ?",
-            retry_at,
-            error,
-        )
-
-
-def _update_claimed(
-    conn: sqlite3.Connection, tenant: str, id: str, attempt: int, update: str, *values: Any
-) -> None:
-    """Run ``update`` on the message if it is still claimed at ``attempt``; else raise."""
-    if conn.execute(update + _CLAIMED, (*values, tenant, id, attempt)).rowcount == 1:
-        return
-    exists = conn.execute(
-        "SELECT 1 FROM crm_outbox WHERE tenant = ? AND id = ?", (tenant, id)
-    ).fetchone()
-    if exists is None:
-        raise NotFound("outbox", id)
-    raise ConcurrencyConflict("outbox", id, attempt)
+    _sql.fail(conn, tenant, id, attempt, error, retry_at, "?")

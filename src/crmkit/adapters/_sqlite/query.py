@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final, cast
 
+from crmkit.adapters._sql import keyset_after, quote
 from crmkit.adapters._sqlite.kinds import Kind, encode
-from crmkit.adapters._sqlite.schema import marks, quote
-from crmkit.ports.query import Condition, Eq, In, Keyset, Query
+from crmkit.adapters._sqlite.schema import marks
+from crmkit.ports.query import Condition, Eq, In, Query
 
 _BIG_IN: Final = 256  # a longer In list travels as one JSON array through json_each
 
@@ -26,7 +27,7 @@ def select(kind: Kind, tenant: str, query: Query) -> tuple[str, list[Any]]:
     for cond in query.where:
         where.append(_condition(kind, tenant, cond, params))
     if query.after is not None:
-        where.append(_after(query, query.after, params))
+        where.append(keyset_after(query, query.after, params, "?"))
     order = []
     for key in query.order_by:
         column = "t." + quote(key.field)
@@ -81,23 +82,3 @@ def _condition(kind: Kind, tenant: str, cond: Condition, params: list[Any]) -> s
             params.append(bound)
             parts.append(f"{column} {op} ?")
     return " AND ".join(parts) if parts else f"{column} IS NOT NULL"
-
-
-def _after(query: Query, after: Keyset, params: list[Any]) -> str:
-    """Rows after the keyset: the expanded OR of ANDs, a null sorting after every value."""
-    branches: list[str] = []
-    equal: list[str] = []  # the sort keys so far equal the cursor's
-    equal_params: list[Any] = []
-    for key, value in zip(query.order_by, after.values, strict=True):
-        column = "t." + quote(key.field)
-        if value is None:
-            equal.append(f"{column} IS NULL")  # nothing sorts after a null but a null
-            continue
-        op = "<" if key.descending else ">"
-        branches.append(" AND ".join([*equal, f"({column} {op} ? OR {column} IS NULL)"]))
-        params.extend((*equal_params, value))
-        equal.append(f"{column} = ?")
-        equal_params.append(value)
-    branches.append(" AND ".join([*equal, f"t.id {'<' if query.id_descending else '>'} ?"]))
-    params.extend((*equal_params, after.id))
-    return "(" + " OR ".join(f"({branch})" for branch in branches) + ")"

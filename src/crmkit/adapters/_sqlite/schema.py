@@ -12,8 +12,9 @@ and column name is made here.
 from __future__ import annotations
 
 import sqlite3
-from typing import Final, TypeAlias
+from typing import Final
 
+from crmkit.adapters._sql import Shapes, new_fields, quote
 from crmkit.kernel.errors import SchemaError
 from crmkit.ports.storage import IndexType, KindSpec, StoreSchema
 
@@ -22,8 +23,6 @@ SCHEMA_VERSION: Final = 1
 
 _APPLICATION_ID: Final = 0x63726D6B  # "crmk" in the file header: refuse other apps' files
 
-Shapes: TypeAlias = dict[str, tuple[str, bool, bool]]
-"""A kind's declared index fields: name -> (type, multi, unique), as ``crm_fields`` holds them."""
 
 _BASE_DDL: Final = (
     "CREATE TABLE crm_fields (kind TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,"
@@ -46,11 +45,6 @@ _BASE_DDL: Final = (
     " PRIMARY KEY (tenant, id), UNIQUE (tenant, key))",
     "CREATE INDEX crm_outbox_due ON crm_outbox (tenant, status, available_at, id)",
 )
-
-
-def quote(name: str) -> str:
-    """Quote an identifier (names are validated tokens already; quoting costs nothing)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def marks(count: int) -> str:
@@ -96,16 +90,7 @@ def _migrate_kind(conn: sqlite3.Connection, spec: KindSpec, known: Shapes) -> No
         " version INTEGER NOT NULL, body TEXT NOT NULL, _index TEXT NOT NULL,"
         " PRIMARY KEY (tenant, id))"
     )
-    for field in spec.indexes:
-        shape = (str(field.type), field.multi, field.unique)
-        old = known.get(field.name)
-        if old is not None:
-            if old != shape:
-                raise SchemaError(
-                    f"index field {spec.kind}.{field.name} was declared as {old}, now as"
-                    f" {shape}: crmkit cannot migrate a changed field"
-                )
-            continue
+    for field in new_fields(spec, known):
         if not field.multi:
             column = quote(field.name)
             sql_type = "TEXT" if field.type is IndexType.TEXT else "INTEGER"
@@ -118,6 +103,7 @@ def _migrate_kind(conn: sqlite3.Connection, spec: KindSpec, known: Shapes) -> No
             else:
                 name = quote(f"ix:{spec.kind}:{field.name}")
                 conn.execute(f"CREATE INDEX {name} ON {table} (tenant, {column})")
+        shape = (str(field.type), field.multi, field.unique)
         conn.execute(
             "INSERT INTO crm_fields VALUES (?, ?, ?, ?, ?)", (spec.kind, field.name, *shape)
         )
