@@ -18,7 +18,7 @@ Rules every adapter keeps (the conformance kit in `crmkit.testing` checks them):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -363,8 +363,3 @@ def check_writes(schema: StoreSchema, writes: Iterable[Write]) -> None:
                 spec.field(name).check(value)
         else:
             schema.kind(write.kind)
-
-
-def index_values(spec: KindSpec, doc: Document) -> Sequence[IndexValue]:
-    """The document's value for each of the kind's index fields, in declaration order."""
-    return [doc.index.get(field.name) for field in spec.indexes]
