@@ -8,7 +8,11 @@ validators (`attrs.evolve` re-runs them and cost most of a transition here).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Self
+
+from crmkit.kernel.errors import ValidationError
+from crmkit.kernel.events import DomainEvent
 
 _setattr = object.__setattr__
 
@@ -32,3 +36,44 @@ class Evolving:
         if used != len(changes):
             raise AttributeError(f"{cls.__name__} has no field among {sorted(changes)}")
         return new
+
+
+class Replayable(Evolving):
+    """Mixin for aggregates whose events carry every change, so that events rebuild them.
+
+    A command checks its guards, builds its event and returns
+    ``(self.apply(event), event)``: the live path and `replay` share `apply`,
+    so the stored events always give the current state back.
+    """
+
+    __slots__ = ()
+
+    id: str
+    version: int
+
+    @classmethod
+    def created(cls, event: DomainEvent) -> Self:
+        """The first state, from the aggregate's creation event."""
+        raise NotImplementedError
+
+    def apply(self, event: DomainEvent) -> Self:
+        """The state after ``event``, one of this aggregate's own events."""
+        raise NotImplementedError
+
+    @classmethod
+    def replay(cls, events: Iterable[DomainEvent]) -> Self:
+        """Rebuild an aggregate from all its events, oldest first."""
+        stream = iter(events)
+        first = next(stream, None)
+        if first is None:
+            raise ValidationError("events", "must hold the creation event")
+        state = cls.created(first)
+        for event in stream:
+            if event.aggregate_id != state.id or event.version != state.version + 1:
+                raise ValidationError(
+                    "events",
+                    f"must continue {state.id} at version {state.version + 1}",
+                    f"{event.aggregate_id} v{event.version}",
+                )
+            state = state.apply(event)
+        return state

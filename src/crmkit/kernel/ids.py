@@ -23,6 +23,18 @@ ContactId = NewType("ContactId", str)
 """Id of a `Contact`."""
 ActivityId = NewType("ActivityId", str)
 """Id of an `Activity`."""
+LeadId = NewType("LeadId", str)
+"""Id of a `Lead`."""
+OpportunityId = NewType("OpportunityId", str)
+"""Id of an `Opportunity`."""
+ProductId = NewType("ProductId", str)
+"""Id of a `Product`."""
+QuoteId = NewType("QuoteId", str)
+"""Id of a `Quote` (each revision has its own)."""
+ContractId = NewType("ContractId", str)
+"""Id of a `Contract`."""
+CampaignId = NewType("CampaignId", str)
+"""Id of a marketing campaign."""
 UserId = NewType("UserId", str)
 """Id of a user of the host application (an owner or an actor)."""
 EventId = NewType("EventId", str)

@@ -1,0 +1,1 @@
+"""Sales: leads and their scoring, opportunities and pipelines, products, quotes and contracts."""
