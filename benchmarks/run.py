@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import dedupe_suite
 import dispatch_suite
 import lifecycle_suite
 import postgres_suite
@@ -28,6 +29,7 @@ SUITES: dict[str, Callable[[bool], list[Row]]] = {
     "sqlite": sqlite_suite.run,
     "postgres": postgres_suite.run,
     "dispatch": dispatch_suite.run,
+    "dedupe": dedupe_suite.run,
 }
 
 

@@ -13,8 +13,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 
 import attrs
-from hypothesis import settings
-from hypothesis import strategies as st
+from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import crmkit

@@ -31,7 +31,10 @@ def test_quickstart_shows_the_timeline(tmp_path: Path) -> None:
     script = Path(__file__).parent.parent / "examples" / "quickstart.py"
     out = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "q.db")],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     lines = out.strip().splitlines()
     # Newest first: the planned task, then the call, consent, link, creations.

@@ -4,8 +4,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from crmkit import Money, ValidationError
 from crmkit.kernel.money import MINOR_UNITS, minor_units, total

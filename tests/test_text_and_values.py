@@ -4,8 +4,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from crmkit import ActorKind, Address, ContactPointKind, Email, Phone, Principal, ValidationError
 from crmkit.kernel.ids import SequentialIds, Uuid7Ids, check_id

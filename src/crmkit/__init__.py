@@ -12,7 +12,10 @@ from crmkit.activities.activity import Activity, ActivityKind, ActivityStatus, D
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.app.crm import Crm, open
 from crmkit.app.dispatcher import Dispatcher, DispatchReport
+from crmkit.app.leads import Conversion, LeadImport, OnDuplicate
 from crmkit.app.notifier import Refusal, Template
+from crmkit.app.policies import Policies
+from crmkit.app.settings import ContractDefaults, SalesSettings
 from crmkit.app.unit_of_work import Page, UnitOfWork
 from crmkit.kernel.clock import Clock, FakeClock, FixedClock, SystemClock
 from crmkit.kernel.errors import (
@@ -34,9 +37,28 @@ from crmkit.kernel.principal import ActorKind, Principal
 from crmkit.parties.account import Account
 from crmkit.parties.consent import Channel, ConsentRecord, ConsentStatus, Purpose
 from crmkit.parties.contact import AccountRole, Contact
+from crmkit.parties.dedupe import find_duplicates
+from crmkit.parties.matching import Candidate
+from crmkit.parties.merge_record import MergeRecord
+from crmkit.parties.scoring import DedupeConfig
 from crmkit.parties.values import Address, ContactPointKind, Email, Phone
 from crmkit.ports.notify import Message, PermanentFailure, TemporaryFailure
 from crmkit.ports.query import Eq, In, Order, Range
+from crmkit.sales.capture import LeadInput
+from crmkit.sales.catalog import PriceList
+from crmkit.sales.contract import Contract, ContractStatus
+from crmkit.sales.lead import Lead
+from crmkit.sales.lead_values import LeadSource, LeadStatus
+from crmkit.sales.naive_bayes import NaiveBayesModel, NaiveBayesScorer
+from crmkit.sales.opportunity import Opportunity, OpportunityStatus
+from crmkit.sales.pipeline import ForecastCategory, Pipeline, Stage
+from crmkit.sales.pricing import Line, TaxRate, Totals
+from crmkit.sales.product import Product
+from crmkit.sales.qualification import QualificationCriteria
+from crmkit.sales.quote import Quote
+from crmkit.sales.quote_policy import ApprovalPolicy, QuoteStatus
+from crmkit.sales.scoring import LeadScorer, PointsRule, RuleScorer, Score
+from crmkit.sales.terms import BillingPeriod, RenewalMode, Term
 
 try:
     __version__ = version("crmkit")
@@ -51,6 +73,9 @@ __all__ = [
     "ActivityStatus",
     "ActorKind",
     "Address",
+    "ApprovalPolicy",
+    "BillingPeriod",
+    "Candidate",
     "Channel",
     "Clock",
     "ConcurrencyConflict",
@@ -58,8 +83,13 @@ __all__ = [
     "ConsentStatus",
     "Contact",
     "ContactPointKind",
+    "Contract",
+    "ContractDefaults",
+    "ContractStatus",
+    "Conversion",
     "Crm",
     "CrmError",
+    "DedupeConfig",
     "Direction",
     "DispatchReport",
     "Dispatcher",
@@ -69,34 +99,65 @@ __all__ = [
     "Eq",
     "FakeClock",
     "FixedClock",
+    "ForecastCategory",
     "In",
     "InvalidTransition",
+    "Lead",
+    "LeadImport",
+    "LeadInput",
+    "LeadScorer",
+    "LeadSource",
+    "LeadStatus",
     "Lifecycle",
+    "Line",
+    "MergeRecord",
     "Message",
     "Money",
+    "NaiveBayesModel",
+    "NaiveBayesScorer",
     "NotFound",
+    "OnDuplicate",
+    "Opportunity",
+    "OpportunityStatus",
     "Order",
     "Page",
     "PermanentFailure",
     "PermissionDenied",
     "Phone",
+    "Pipeline",
+    "PointsRule",
+    "Policies",
+    "PriceList",
     "Principal",
+    "Product",
     "Purpose",
+    "QualificationCriteria",
+    "Quote",
+    "QuoteStatus",
     "Range",
     "RecordRef",
     "Refusal",
+    "RenewalMode",
+    "RuleScorer",
+    "SalesSettings",
     "SchemaError",
+    "Score",
     "SequentialIds",
+    "Stage",
     "Stamp",
     "StorageError",
     "SystemClock",
+    "TaxRate",
     "Template",
     "TemporaryFailure",
+    "Term",
     "TimelineEntry",
+    "Totals",
     "Transition",
     "UnitOfWork",
     "Uuid7Ids",
     "ValidationError",
     "__version__",
+    "find_duplicates",
     "open",
 ]

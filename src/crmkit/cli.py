@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from crmkit._demo_sales import build_sales
 from crmkit.activities.activity import ACTIVITY_LIFECYCLE, ActivityKind, RecordRef
-from crmkit.app.crm import Crm
-from crmkit.app.crm import open as open_crm
+from crmkit.app.crm import Crm, open as open_crm
 from crmkit.kernel.clock import FakeClock
 from crmkit.kernel.errors import CrmError
 from crmkit.kernel.ids import SequentialIds
@@ -19,13 +19,25 @@ from crmkit.kernel.lifecycle import Lifecycle
 from crmkit.kernel.principal import Principal
 from crmkit.parties.account import ACCOUNT_LIFECYCLE
 from crmkit.parties.contact import CONTACT_LIFECYCLE
+from crmkit.parties.merge_record import MERGE_LIFECYCLE
 from crmkit.parties.values import Address, Email, Phone
 from crmkit.ports.query import Eq
+from crmkit.sales.contract import CONTRACT_LIFECYCLE
+from crmkit.sales.lead import LEAD_LIFECYCLE
+from crmkit.sales.opportunity import OPPORTUNITY_LIFECYCLE
+from crmkit.sales.product import PRODUCT_LIFECYCLE
+from crmkit.sales.quote import QUOTE_LIFECYCLE
 
 LIFECYCLES: dict[str, Lifecycle[Any]] = {
     "account": ACCOUNT_LIFECYCLE,
     "activity": ACTIVITY_LIFECYCLE,
     "contact": CONTACT_LIFECYCLE,
+    "contract": CONTRACT_LIFECYCLE,
+    "lead": LEAD_LIFECYCLE,
+    "merge": MERGE_LIFECYCLE,
+    "opportunity": OPPORTUNITY_LIFECYCLE,
+    "product": PRODUCT_LIFECYCLE,
+    "quote": QUOTE_LIFECYCLE,
 }
 """The lifecycles ``crmkit diagram`` knows, by name."""
 
@@ -69,6 +81,7 @@ def run_demo(path: Path, *, replace: bool = False, out: TextIO) -> int:
     with open_crm(f"sqlite:///{path}", clock=clock, ids=SequentialIds("demo")) as crm:
         account_id = _build_company(crm)
         _print_view(crm, account_id, out)
+        build_sales(crm, account_id, out)
     print(f"\nThe demo data is in {path.resolve()}", file=out)
     return 0
 

@@ -293,6 +293,30 @@ class Activity(Evolving):
         require_aware(due_at, "due_at")
         return self._move("reschedule", stamp, occurred_at=due_at)
 
+    def relink(
+        self, old_id: str, new: RecordRef, stamp: Stamp
+    ) -> tuple[Activity, ActivityRelinked]:
+        """Point the link to record ``old_id`` at ``new`` instead (used when duplicates merge).
+
+        Allowed in any status: history moves with the record it belongs to.
+        """
+        if not isinstance(new, RecordRef):
+            raise ValidationError("new", "must be a RecordRef", new)
+        if not any(ref.id == old_id for ref in self.links):
+            raise ValidationError("old_id", "is not linked to this activity", old_id)
+        links = tuple(dict.fromkeys(new if ref.id == old_id else ref for ref in self.links))
+        changed = self._evolve(version=self.version + 1, links=links)
+        event = ActivityRelinked(
+            aggregate_id=changed.id,
+            version=changed.version,
+            occurred_at=stamp.at,
+            actor=stamp.actor,
+            old_id=old_id,
+            subject=changed.subject,
+            links=links,
+        )
+        return changed, event
+
 
 @attrs.frozen(kw_only=True)
 class ActivityLogged(DomainEvent):
@@ -351,7 +375,32 @@ class ActivityMoved(DomainEvent):
         return (self.aggregate_id, *(ref.id for ref in self.links))
 
 
+@attrs.frozen(kw_only=True)
+class ActivityRelinked(DomainEvent):
+    """An activity's link moved from one record to another (duplicates were merged or split).
+
+    Attributes:
+        old_id: The record it no longer concerns.
+        subject: Its subject line.
+        links: The records it concerns now.
+    """
+
+    event_type: ClassVar[str] = "activity_relinked"
+    aggregate_kind: ClassVar[str] = "activity"
+    old_id: str
+    subject: str
+    links: tuple[RecordRef, ...]
+
+    def summary(self) -> str:
+        """Timeline line."""
+        return f"moved from {self.old_id}: {self.subject}"
+
+    def subjects(self) -> tuple[str, ...]:
+        """The activity, every linked record and the one it left."""
+        return (self.aggregate_id, *(ref.id for ref in self.links), self.old_id)
+
+
 _PAST = {"complete": "completed", "cancel": "cancelled", "reschedule": "rescheduled"}
 
-EVENTS: tuple[type[DomainEvent], ...] = (ActivityLogged, ActivityMoved)
+EVENTS: tuple[type[DomainEvent], ...] = (ActivityLogged, ActivityMoved, ActivityRelinked)
 """Every event class of the activities context."""

@@ -15,7 +15,10 @@ import cattrs
 
 from crmkit.activities.activity import EVENTS as ACTIVITY_EVENTS
 from crmkit.activities.timeline import TimelineEntry
-from crmkit.app.records import TIMELINE, schema
+from crmkit.app.deals import draft_contract
+from crmkit.app.policies import Policies
+from crmkit.app.records import MERGES, TIMELINE, schema
+from crmkit.app.settings import SalesSettings
 from crmkit.app.unit_of_work import Page, UnitOfWork, decode, find_page
 from crmkit.kernel.clock import Clock, SystemClock
 from crmkit.kernel.errors import StorageError, ValidationError
@@ -25,8 +28,28 @@ from crmkit.kernel.loading import Loaders
 from crmkit.kernel.principal import Principal
 from crmkit.kernel.serialization import make_converter, structure
 from crmkit.parties.events import EVENTS as PARTY_EVENTS
-from crmkit.ports.query import Eq, Order
+from crmkit.parties.merge_record import EVENTS as MERGE_EVENTS
+from crmkit.ports.query import Eq, In, Order, Query
 from crmkit.ports.storage import DocumentStore, StoredEvent
+from crmkit.sales.catalog_events import EVENTS as CATALOG_EVENTS
+from crmkit.sales.contract_events import EVENTS as CONTRACT_EVENTS
+from crmkit.sales.lead_events import EVENTS as LEAD_EVENTS
+from crmkit.sales.opportunity_events import EVENTS as OPPORTUNITY_EVENTS
+from crmkit.sales.quote_events import EVENTS as QUOTE_EVENTS, QuoteAccepted
+
+SALES_EVENTS = (
+    *LEAD_EVENTS,
+    *OPPORTUNITY_EVENTS,
+    *CATALOG_EVENTS,
+    *QUOTE_EVENTS,
+    *CONTRACT_EVENTS,
+)
+
+
+def default_policies() -> Policies:
+    """The policies a CRM runs unless the host gives its own: an accepted quote drafts its
+    contract (`crmkit.app.deals.draft_contract`). Extend them with `Policies.including`."""
+    return Policies([(QuoteAccepted, draft_contract)])
 
 
 class Crm:
@@ -40,6 +63,8 @@ class Crm:
         converter: The strict converter: it writes records and events and reads events.
         loaders: The fast loaders that read back records crmkit wrote.
         event_types: The event classes this CRM knows.
+        policies: The policies run inside units of work when events are raised.
+        sales: How this host runs its sales process.
     """
 
     def __init__(
@@ -49,6 +74,8 @@ class Crm:
         clock: Clock | None = None,
         ids: IdGenerator | None = None,
         tenant: str = DEFAULT_TENANT,
+        policies: Policies | None = None,
+        sales: SalesSettings | None = None,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -56,7 +83,13 @@ class Crm:
         self.tenant = check_id(tenant, "tenant")
         self.converter: cattrs.Converter = make_converter()
         self.loaders = Loaders()
-        self.event_types = EventRegistry((*PARTY_EVENTS, *ACTIVITY_EVENTS))
+        self.event_types = EventRegistry(
+            (*PARTY_EVENTS, *ACTIVITY_EVENTS, *MERGE_EVENTS, *SALES_EVENTS)
+        )
+        self.policies = default_policies() if policies is None else policies
+        self.sales = SalesSettings() if sales is None else sales
+        if not isinstance(self.sales, SalesSettings):
+            raise ValidationError("sales", "must be SalesSettings", type(self.sales).__name__)
         store.open(schema())
 
     def unit_of_work(self, principal: Principal) -> UnitOfWork:
@@ -76,16 +109,22 @@ class Crm:
         """The 360-degree view of a record (a contact, an account ...), newest first.
 
         For an account it includes what happened to its contacts while they
-        were linked to it. Pages are keyset-paged: pass ``next_cursor`` back.
+        were linked to it; for a survivor of a merge, the history of the
+        duplicates merged into it. Pages are keyset-paged: pass ``next_cursor`` back.
         """
         check_id(record_id, "record_id")
         if not isinstance(principal, Principal):
             raise ValidationError("principal", "must be a Principal", principal)
+        merges = self.store.query(
+            self.tenant,
+            Query(MERGES.kind, (Eq("survivor_id", record_id), Eq("status", "done")), limit=1000),
+        )
+        merged = [id for doc in merges for id in decode(self.loaders, MERGES, doc).duplicate_ids]
         return find_page(
             lambda query: self.store.query(self.tenant, query),
             lambda doc: decode(self.loaders, TIMELINE, doc),
             TIMELINE.kind,
-            (Eq("subjects", record_id),),
+            (In("subjects", (record_id, *merged)) if merged else Eq("subjects", record_id),),
             (Order("occurred_at", descending=True),),
             limit,
             cursor,
@@ -213,6 +252,8 @@ def open(
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
     tenant: str = DEFAULT_TENANT,
+    policies: Policies | None = None,
+    sales: SalesSettings | None = None,
 ) -> Crm:
     """Open a CRM on a store named by URL (see `store_from_url` for the schemes).
 
@@ -226,4 +267,6 @@ def open(
     """
     if url is None:
         url = os.environ.get(STORAGE_URL_VARIABLE) or DEFAULT_STORAGE_URL
-    return Crm(store_from_url(url), clock=clock, ids=ids, tenant=tenant)
+    return Crm(
+        store_from_url(url), clock=clock, ids=ids, tenant=tenant, policies=policies, sales=sales
+    )

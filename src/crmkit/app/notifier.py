@@ -27,8 +27,7 @@ import attrs
 from crmkit.app.records import CONTACTS
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.text import clean_line, clean_text, clean_token
-from crmkit.parties.consent import Channel as ConsentChannel
-from crmkit.parties.consent import ConsentStatus, Purpose
+from crmkit.parties.consent import Channel as ConsentChannel, ConsentStatus, Purpose
 from crmkit.parties.contact import Contact
 from crmkit.ports.notify import Message
 

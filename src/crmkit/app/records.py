@@ -17,7 +17,15 @@ from crmkit.activities.timeline import TimelineEntry
 from crmkit.kernel.time import to_micros
 from crmkit.parties.account import Account
 from crmkit.parties.contact import Contact
+from crmkit.parties.dedupe import Candidate, blocking_keys
+from crmkit.parties.merge_record import MergeRecord
 from crmkit.ports.storage import IndexField, IndexType, IndexValue, KindSpec, StoreSchema
+from crmkit.sales.catalog import PriceList
+from crmkit.sales.contract import Contract
+from crmkit.sales.lead import Lead
+from crmkit.sales.opportunity import Opportunity
+from crmkit.sales.product import Product
+from crmkit.sales.quote import Quote
 
 T = TypeVar("T")
 
@@ -71,11 +79,17 @@ CONTACTS: RecordType[Contact] = RecordType(
         (IndexField("updated_at", INT), lambda c: to_micros(c.updated_at)),
         (IndexField("tags", TEXT, multi=True), lambda c: c.tags),
         (IndexField("account_ids", TEXT, multi=True), lambda c: c.account_ids),
+        (IndexField("merged_into", TEXT), lambda c: c.merged_into),
+        (
+            IndexField("dedupe_keys", TEXT, multi=True),
+            lambda c: blocking_keys(Candidate.of_contact(c)),
+        ),
     ),
     related=lambda c: c.account_ids,
 )
 """Contacts, indexed by status, name (last name first, case-folded), main email, owner,
-last change, tags and accounts."""
+last change, tags, accounts, the survivor a duplicate was merged into, and the
+blocking keys of duplicate detection."""
 
 ACCOUNTS: RecordType[Account] = RecordType(
     "account",
@@ -87,9 +101,15 @@ ACCOUNTS: RecordType[Account] = RecordType(
         (IndexField("parent_id", TEXT), lambda a: a.parent_id),
         (IndexField("updated_at", INT), lambda a: to_micros(a.updated_at)),
         (IndexField("tags", TEXT, multi=True), lambda a: a.tags),
+        (IndexField("merged_into", TEXT), lambda a: a.merged_into),
+        (
+            IndexField("dedupe_keys", TEXT, multi=True),
+            lambda a: blocking_keys(Candidate.of_account(a)),
+        ),
     ),
 )
-"""Accounts, indexed by status, case-folded name, owner, parent, last change and tags."""
+"""Accounts, indexed by status, case-folded name, owner, parent, last change, tags, the
+survivor a duplicate was merged into, and the blocking keys of duplicate detection."""
 
 ACTIVITIES: RecordType[Activity] = RecordType(
     "activity",
@@ -117,7 +137,158 @@ TIMELINE: RecordType[TimelineEntry] = RecordType(
 )
 """Timeline entries, indexed by time, event type and every record they concern."""
 
-RECORD_TYPES: tuple[RecordType[Any], ...] = (CONTACTS, ACCOUNTS, ACTIVITIES, TIMELINE)
+MERGES: RecordType[MergeRecord] = RecordType(
+    "merge",
+    MergeRecord,
+    (
+        (IndexField("kind", TEXT), lambda m: m.kind),
+        (IndexField("status", TEXT), lambda m: m.status.value),
+        (IndexField("survivor_id", TEXT), lambda m: m.survivor_id),
+        (IndexField("merged_at", INT), lambda m: to_micros(m.merged_at)),
+        (IndexField("duplicate_ids", TEXT, multi=True), lambda m: m.duplicate_ids),
+    ),
+    idempotent=False,
+)
+"""Merges of duplicates, indexed by kind, status, survivor, time and duplicates."""
+
+
+def lead_candidate(lead: Lead) -> Candidate:
+    """The duplicate-detection view of a lead."""
+    return Candidate(
+        lead.id,
+        "lead",
+        lead.name,
+        () if lead.email is None else (lead.email.key,),
+        () if lead.phone is None else (lead.phone.number,),
+        lead.company,
+        created_at=lead.created_at,
+        filled=lead.filled_fields(),
+    )
+
+
+LEADS: RecordType[Lead] = RecordType(
+    "lead",
+    Lead,
+    (
+        (IndexField("status", TEXT), lambda lead: lead.status.value),
+        (IndexField("owner_id", TEXT), lambda lead: lead.owner_id),
+        (IndexField("email", TEXT), lambda lead: None if lead.email is None else lead.email.key),
+        (IndexField("company", TEXT), lambda lead: _folded(lead.company)),
+        (IndexField("score", INT), lambda lead: lead.score),
+        (IndexField("channel", TEXT), lambda lead: lead.source.channel),
+        (IndexField("campaign_id", TEXT), lambda lead: lead.source.campaign_id),
+        (IndexField("country", TEXT), lambda lead: lead.country),
+        (IndexField("created_at", INT), lambda lead: to_micros(lead.created_at)),
+        (IndexField("updated_at", INT), lambda lead: to_micros(lead.updated_at)),
+        (IndexField("merged_into", TEXT), lambda lead: lead.merged_into),
+        (IndexField("tags", TEXT, multi=True), lambda lead: lead.tags),
+        (
+            IndexField("dedupe_keys", TEXT, multi=True),
+            lambda lead: blocking_keys(lead_candidate(lead)),
+        ),
+    ),
+)
+"""Leads, indexed by status, owner, email, company, score, source, country, times, the
+survivor a duplicate was merged into, tags and duplicate-detection keys."""
+
+OPPORTUNITIES: RecordType[Opportunity] = RecordType(
+    "opportunity",
+    Opportunity,
+    (
+        (IndexField("status", TEXT), lambda o: o.status.value),
+        (IndexField("pipeline_id", TEXT), lambda o: o.pipeline_id),
+        (IndexField("stage", TEXT), lambda o: o.stage),
+        (IndexField("forecast_category", TEXT), lambda o: o.forecast_category.value),
+        (IndexField("owner_id", TEXT), lambda o: o.owner_id),
+        (IndexField("account_id", TEXT), lambda o: o.account_id),
+        (IndexField("lead_id", TEXT), lambda o: o.lead_id),
+        (IndexField("currency", TEXT), lambda o: o.amount.currency),
+        (IndexField("amount_minor", INT), lambda o: o.amount.to_minor()),
+        (IndexField("close_date", TEXT), lambda o: o.close_date.isoformat()),
+        (IndexField("updated_at", INT), lambda o: to_micros(o.updated_at)),
+        (IndexField("contact_ids", TEXT, multi=True), lambda o: o.contact_ids),
+    ),
+    related=lambda o: (*((o.account_id,) if o.account_id else ()), *o.contact_ids),
+)
+"""Opportunities, indexed by status, pipeline, stage, forecast category, owner, account,
+lead, currency, amount in minor units, close date, last change and contacts."""
+
+PRODUCTS: RecordType[Product] = RecordType(
+    "product",
+    Product,
+    (
+        (IndexField("sku", TEXT, unique=True), lambda p: p.sku),
+        (IndexField("status", TEXT), lambda p: p.status.value),
+        (IndexField("category", TEXT), lambda p: p.category),
+        (IndexField("name", TEXT), lambda p: p.name.casefold()),
+    ),
+)
+"""Products, indexed by their unique SKU, status, category and case-folded name."""
+
+PRICE_LISTS: RecordType[PriceList] = RecordType(
+    "price_list",
+    PriceList,
+    (
+        (IndexField("currency", TEXT), lambda p: p.currency),
+        (IndexField("name", TEXT), lambda p: p.name.casefold()),
+    ),
+)
+"""Price lists, indexed by currency and case-folded name."""
+
+QUOTES: RecordType[Quote] = RecordType(
+    "quote",
+    Quote,
+    (
+        (IndexField("number", TEXT), lambda q: q.number),
+        (IndexField("status", TEXT), lambda q: q.status.value),
+        (IndexField("account_id", TEXT), lambda q: q.account_id),
+        (IndexField("opportunity_id", TEXT), lambda q: q.opportunity_id),
+        (IndexField("author_id", TEXT), lambda q: q.author_id),
+        (IndexField("valid_until", TEXT), lambda q: q.valid_until.isoformat()),
+        (IndexField("updated_at", INT), lambda q: to_micros(q.updated_at)),
+    ),
+    related=lambda q: tuple(
+        id for id in (q.account_id, q.contact_id, q.opportunity_id) if id is not None
+    ),
+)
+"""Quotes (each revision its own record), indexed by number, status, account,
+opportunity, author, validity and last change."""
+
+CONTRACTS: RecordType[Contract] = RecordType(
+    "contract",
+    Contract,
+    (
+        (IndexField("number", TEXT), lambda c: c.number),
+        (IndexField("status", TEXT), lambda c: c.status.value),
+        (IndexField("account_id", TEXT), lambda c: c.account_id),
+        (IndexField("quote_id", TEXT, unique=True), lambda c: c.quote_id),
+        (IndexField("end_date", TEXT), lambda c: c.end_date.isoformat()),
+        (IndexField("notice_from", TEXT), lambda c: c.notice_from.isoformat()),
+        (IndexField("updated_at", INT), lambda c: to_micros(c.updated_at)),
+    ),
+    related=lambda c: tuple(id for id in (c.account_id, c.contact_id) if id is not None),
+)
+"""Contracts, indexed by number, status, account, the quote they came from (one contract
+per quote), end date, the start of the notice window and last change."""
+
+
+def _folded(text: str | None) -> str | None:
+    return None if text is None else text.casefold()
+
+
+RECORD_TYPES: tuple[RecordType[Any], ...] = (
+    CONTACTS,
+    ACCOUNTS,
+    ACTIVITIES,
+    TIMELINE,
+    MERGES,
+    LEADS,
+    OPPORTUNITIES,
+    PRODUCTS,
+    PRICE_LISTS,
+    QUOTES,
+    CONTRACTS,
+)
 """Every record type crmkit stores."""
 
 

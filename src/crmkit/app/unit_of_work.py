@@ -19,6 +19,7 @@ import attrs
 
 from crmkit.activities.activity import RecordRef
 from crmkit.activities.timeline import TimelineEntry
+from crmkit.app.policies import MAX_DEPTH, PolicyLoop
 from crmkit.app.records import TIMELINE, RecordType
 from crmkit.kernel.checks import items
 from crmkit.kernel.errors import CrmError, NotFound, StorageError, ValidationError
@@ -101,6 +102,9 @@ class UnitOfWork:
     """
 
     def __init__(self, crm: Crm, principal: Principal) -> None:
+        from crmkit.app.deals import Contracts, Opportunities, PriceLists, Products, Quotes
+        from crmkit.app.leads import Leads
+        from crmkit.app.merging import Duplicates
         from crmkit.app.notifier import Notifier
         from crmkit.app.services import Accounts, Activities, Contacts
 
@@ -113,12 +117,29 @@ class UnitOfWork:
         self._outbox: list[OutboxMessage] = []
         self._events: list[tuple[DomainEvent, tuple[str, ...]]] = []  # with timeline subjects
         self._done = False
+        self._depth = 0  # how deep policies are nested right now
         self.contacts = Contacts(self)
         """Contacts: create, change, link to accounts, consent, find."""
         self.accounts = Accounts(self)
         """Accounts: create, change, find."""
         self.activities = Activities(self)
         """Activities: log, plan, complete, find."""
+        self.settings = crm.sales
+        """The CRM's sales settings: pipelines, criteria, policies and defaults."""
+        self.leads = Leads(self)
+        """Leads: capture, work, qualify, score, convert."""
+        self.opportunities = Opportunities(self)
+        """Opportunities: open, move through the pipeline, win, lose, reopen."""
+        self.products = Products(self)
+        """Products of the catalogue."""
+        self.price_lists = PriceLists(self)
+        """Price lists per currency, and priced lines from them."""
+        self.quotes = Quotes(self)
+        """Quotes: draft, approve, present, accept, revise, expire."""
+        self.contracts = Contracts(self)
+        """Contracts: draft, sign, renew, terminate, amend, and what the clock makes due."""
+        self.duplicates = Duplicates(self)
+        """Duplicates: find them, merge them into a survivor, undo a merge."""
         self.notifications = Notifier(self)
         """Notifications: render, check consent and queue messages in the outbox."""
 
@@ -141,6 +162,18 @@ class UnitOfWork:
     def stamp(self) -> Stamp:
         """Now, by the injected clock, and the acting principal."""
         return Stamp(self._crm.clock.now(), self.principal.id)
+
+    def dump(self, obj: object) -> str:
+        """``obj`` as the JSON text a store keeps (for snapshots such as a merge's undo data)."""
+        return dumps(self._crm.converter.unstructure(obj))
+
+    def load(self, rtype: RecordType[T], text: str) -> T:
+        """The record a `dump` of ``rtype`` gave; `StorageError` if it does not fit."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise StorageError(f"a {rtype.kind} snapshot is not JSON") from None
+        return self._crm.loaders.load(rtype.cls, data)
 
     def new_id(self) -> str:
         """A new id from the injected generator."""
@@ -208,6 +241,10 @@ class UnitOfWork:
             cursor,
         )
 
+    def staged(self, rtype: RecordType[T]) -> list[T]:
+        """The records of ``rtype`` this unit of work created or changed, not yet committed."""
+        return [obj for (kind, _), (_, obj) in self._dirty.items() if kind == rtype.kind]
+
     def save(
         self,
         rtype: RecordType[T],
@@ -230,7 +267,26 @@ class UnitOfWork:
         related = rtype.related(obj)  # as of this change, not as of commit
         for event in events:
             self._events.append((event, tuple(dict.fromkeys((*event.subjects(), *related)))))
+        for event in events:
+            self._react(event)
         return obj
+
+    def _react(self, event: DomainEvent) -> None:
+        """Run the CRM's policies for ``event`` now, inside this unit of work."""
+        handlers = self._crm.policies.for_event(event)
+        if not handlers:
+            return
+        if self._depth >= MAX_DEPTH:
+            raise PolicyLoop(
+                f"policies triggered one another {MAX_DEPTH} deep, stopping at"
+                f" {event.event_type}: check them for a loop"
+            )
+        self._depth += 1
+        try:
+            for handler in handlers:
+                handler(event, self)
+        finally:
+            self._depth -= 1
 
     def queue(self, message: Message, *, not_before: datetime | None = None) -> None:
         """Stage ``message`` in the outbox: it is sent after, and only if, this unit commits.

@@ -25,6 +25,7 @@ from typing import Final
 import attrs
 
 from crmkit.kernel.errors import ValidationError
+from crmkit.kernel.numbers import decimal_of
 
 ROUNDING: Final = ROUND_HALF_EVEN
 """The rounding rule crmkit applies when an amount must be rounded."""
@@ -64,25 +65,6 @@ def minor_units(currency: object) -> int:
     if not isinstance(currency, str) or currency not in MINOR_UNITS:
         raise ValidationError("currency", "must be an active ISO 4217 code", currency)
     return MINOR_UNITS[currency]
-
-
-def _to_decimal(value: object, field: str) -> Decimal:
-    if isinstance(value, bool | float):
-        raise ValidationError(field, "must be a Decimal, int or str, never a float", value)
-    if isinstance(value, Decimal):
-        amount = value
-    elif isinstance(value, int):
-        amount = Decimal(value)
-    elif isinstance(value, str):
-        try:
-            amount = Decimal(value.strip())
-        except (InvalidOperation, ValueError):
-            raise ValidationError(field, "must be a decimal number", value) from None
-    else:
-        raise ValidationError(field, "must be a Decimal, int or str", value)
-    if not amount.is_finite():
-        raise ValidationError(field, "must be finite", value)
-    return amount
 
 
 def _check_amount(instance: Money, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
@@ -128,12 +110,12 @@ class Money:
     @classmethod
     def of(cls, amount: Decimal | int | str, currency: str) -> Money:
         """Exact money from a `Decimal`, an int or a decimal string (never a float)."""
-        return cls(_to_decimal(amount, "amount"), currency)
+        return cls(decimal_of(amount, "amount"), currency)
 
     @classmethod
     def rounded(cls, amount: Decimal | int | str, currency: str) -> Money:
         """Money from an amount rounded half to even to the currency's minor unit."""
-        value = _to_decimal(amount, "amount")
+        value = decimal_of(amount, "amount")
         try:
             exact = value.quantize(_QUANTA[minor_units(currency)], rounding=ROUNDING)
         except InvalidOperation:
@@ -178,7 +160,7 @@ class Money:
     def __mul__(self, factor: Decimal | int) -> Money:
         if isinstance(factor, bool) or not isinstance(factor, Decimal | int):
             raise ValidationError("factor", "must be a Decimal or an int", factor)
-        value = _to_decimal(factor, "factor")
+        value = decimal_of(factor, "factor")
         # Multiply exactly (the default context would round to 28 digits first), then
         # round once, half to even.
         digits = len(self.amount.as_tuple().digits) + len(value.as_tuple().digits) + 25
@@ -214,7 +196,7 @@ class Money:
         """
         if isinstance(ratios, str | bytes) or not isinstance(ratios, Sequence):
             raise ValidationError("ratios", "must be a list or tuple of ratios", ratios)
-        weights = [Fraction(_to_decimal(r, "ratios")) for r in ratios]
+        weights = [Fraction(decimal_of(r, "ratios")) for r in ratios]
         if not weights or any(w < 0 for w in weights) or sum(weights) == 0:
             raise ValidationError("ratios", "must be non-negative with a positive sum", ratios)
         total = self.to_minor()

@@ -15,7 +15,9 @@ from crmkit.parties.events import (
     AccountArchived,
     AccountChanged,
     AccountCreated,
+    AccountMerged,
     AccountRestored,
+    AccountUnmerged,
     PartyChanged,
 )
 from crmkit.parties.party import (
@@ -51,6 +53,10 @@ def _parent_id(value: object) -> str | None:
     return optional_id(value, "parent_id")
 
 
+def _merged_into(value: object) -> str | None:
+    return optional_id(value, "merged_into")
+
+
 def _tags(value: object) -> tuple[str, ...]:
     return clean_tags(value)
 
@@ -74,11 +80,14 @@ class Account(PartyCommands):
         owner_id: The user who owns the relationship.
         tags: Case-folded tags, sorted.
         parent_id: The parent account in a group of companies.
+        merged_into: The survivor this account was merged into as a duplicate, if any.
     """
 
     _changed: ClassVar = AccountChanged
     _archived: ClassVar = AccountArchived
     _restored: ClassVar = AccountRestored
+    _merged: ClassVar = AccountMerged
+    _unmerged: ClassVar = AccountUnmerged
     _lifecycle: ClassVar = ACCOUNT_LIFECYCLE
 
     id: AccountId = attrs.field(converter=_account_id)
@@ -101,6 +110,7 @@ class Account(PartyCommands):
     owner_id: str | None = attrs.field(default=None, converter=optional_owner)
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tags)
     parent_id: AccountId | None = attrs.field(default=None, converter=_parent_id)
+    merged_into: AccountId | None = attrs.field(default=None, converter=_merged_into)
 
     @classmethod
     def create(

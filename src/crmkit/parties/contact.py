@@ -28,11 +28,19 @@ from crmkit.parties.events import (
     ContactChanged,
     ContactCreated,
     ContactLinked,
+    ContactMerged,
     ContactRestored,
     ContactUnlinked,
+    ContactUnmerged,
     PartyChanged,
 )
-from crmkit.parties.party import PartyCommands, PartyStatus, optional_owner, party_lifecycle
+from crmkit.parties.party import (
+    PartyCommands,
+    PartyStatus,
+    optional_id,
+    optional_owner,
+    party_lifecycle,
+)
 from crmkit.parties.values import Address, Email, Phone, clean_tags
 
 CONTACT_LIFECYCLE = party_lifecycle("contact")
@@ -82,6 +90,10 @@ def _time_zone(value: object) -> str | None:
     return None if value is None else zone(value).key
 
 
+def _merged_into(value: object) -> str | None:
+    return optional_id(value, "merged_into")
+
+
 def _tags(value: object) -> tuple[str, ...]:
     return clean_tags(value)
 
@@ -107,11 +119,14 @@ class Contact(PartyCommands):
         tags: Case-folded tags, sorted.
         consent: Every opt-in and opt-out, in the order recorded.
         time_zone: The person's IANA time zone key, for example ``Europe/Berlin``.
+        merged_into: The survivor this contact was merged into as a duplicate, if any.
     """
 
     _changed: ClassVar = ContactChanged
     _archived: ClassVar = ContactArchived
     _restored: ClassVar = ContactRestored
+    _merged: ClassVar = ContactMerged
+    _unmerged: ClassVar = ContactUnmerged
     _lifecycle: ClassVar = CONTACT_LIFECYCLE
 
     id: ContactId = attrs.field(converter=_contact_id)
@@ -136,6 +151,7 @@ class Contact(PartyCommands):
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tags)
     consent: tuple[ConsentRecord, ...] = attrs.field(default=(), validator=tuple_of(ConsentRecord))
     time_zone: str | None = attrs.field(default=None, converter=_time_zone)
+    merged_into: ContactId | None = attrs.field(default=None, converter=_merged_into)
 
     @property
     def name(self) -> str:
@@ -256,6 +272,36 @@ class Contact(PartyCommands):
             occurred_at=stamp.at,
             actor=stamp.actor,
             account_id=account_id,
+        )
+        return new, event
+
+    def move_role(
+        self, old_account_id: str, new_account_id: str, stamp: Stamp
+    ) -> tuple[Contact, ContactLinked]:
+        """Move the contact's role from one account to another (when accounts merge).
+
+        A role the contact already has at the new account is kept, and the old one dropped.
+        Allowed for archived contacts too: links follow the accounts they belong to.
+        """
+        old = next((r for r in self.accounts if r.account_id == old_account_id), None)
+        if old is None:
+            raise ValidationError("old_account_id", "is not linked to this contact", old_account_id)
+        new_id = _link_account(new_account_id)
+        there = next((r for r in self.accounts if r.account_id == new_id), None)
+        moved = there or attrs.evolve(old, account_id=new_id)
+        roles = tuple(
+            moved if r is old else r for r in self.accounts if r is not there or there is None
+        )
+        new = self._step(stamp, accounts=roles)
+        event = ContactLinked(
+            aggregate_id=new.id,
+            version=new.version,
+            occurred_at=stamp.at,
+            actor=stamp.actor,
+            account_id=moved.account_id,
+            role=moved.role,
+            primary=moved.primary,
+            moved_from=old.account_id,
         )
         return new, event
 

@@ -100,6 +100,7 @@ class ContactLinked(DomainEvent):
         account_id: The account.
         role: The contact's role there, for example ``buyer``.
         primary: Whether this is the contact's main account.
+        moved_from: The account the role moved from, when accounts merged.
     """
 
     event_type: ClassVar[str] = "contact_linked"
@@ -107,14 +108,17 @@ class ContactLinked(DomainEvent):
     account_id: str
     role: str
     primary: bool
+    moved_from: str | None = None
 
     def summary(self) -> str:
         """Timeline line."""
-        return f"linked to account {self.account_id} as {self.role}"
+        moved = "" if self.moved_from is None else f" (moved from {self.moved_from})"
+        return f"linked to account {self.account_id} as {self.role}{moved}"
 
     def subjects(self) -> tuple[str, ...]:
-        """The contact and the account."""
-        return (self.aggregate_id, self.account_id)
+        """The contact and the account (and the account it moved from)."""
+        moved = () if self.moved_from is None else (self.moved_from,)
+        return (self.aggregate_id, self.account_id, *moved)
 
 
 @attrs.frozen(kw_only=True)
@@ -172,6 +176,78 @@ class ContactRestored(DomainEvent):
     aggregate_kind: ClassVar[str] = "contact"
 
 
+@attrs.frozen(kw_only=True)
+class PartyMerged(DomainEvent):
+    """An account or contact was merged into a survivor, as its duplicate.
+
+    Attributes:
+        into: The survivor's id.
+    """
+
+    event_type: ClassVar[str] = "party_merged"
+    into: str
+
+    def summary(self) -> str:
+        """Timeline line."""
+        return f"merged into {self.into}"
+
+    def subjects(self) -> tuple[str, ...]:
+        """The merged party and the survivor."""
+        return (self.aggregate_id, self.into)
+
+
+@attrs.frozen(kw_only=True)
+class PartyUnmerged(DomainEvent):
+    """A merge was undone: the party stands on its own again.
+
+    Attributes:
+        into: The survivor it had been merged into.
+    """
+
+    event_type: ClassVar[str] = "party_unmerged"
+    into: str
+
+    def summary(self) -> str:
+        """Timeline line."""
+        return f"merge into {self.into} undone"
+
+    def subjects(self) -> tuple[str, ...]:
+        """The party and the former survivor."""
+        return (self.aggregate_id, self.into)
+
+
+@attrs.frozen(kw_only=True)
+class AccountMerged(PartyMerged):
+    """An account was merged into a survivor."""
+
+    event_type: ClassVar[str] = "account_merged"
+    aggregate_kind: ClassVar[str] = "account"
+
+
+@attrs.frozen(kw_only=True)
+class AccountUnmerged(PartyUnmerged):
+    """An account's merge was undone."""
+
+    event_type: ClassVar[str] = "account_unmerged"
+    aggregate_kind: ClassVar[str] = "account"
+
+
+@attrs.frozen(kw_only=True)
+class ContactMerged(PartyMerged):
+    """A contact was merged into a survivor."""
+
+    event_type: ClassVar[str] = "contact_merged"
+    aggregate_kind: ClassVar[str] = "contact"
+
+
+@attrs.frozen(kw_only=True)
+class ContactUnmerged(PartyUnmerged):
+    """A contact's merge was undone."""
+
+    event_type: ClassVar[str] = "contact_unmerged"
+    aggregate_kind: ClassVar[str] = "contact"
+
+
 EVENTS: tuple[type[DomainEvent], ...] = (
     AccountCreated,
     AccountChanged,
@@ -184,5 +260,9 @@ EVENTS: tuple[type[DomainEvent], ...] = (
     ConsentRecorded,
     ContactArchived,
     ContactRestored,
+    AccountMerged,
+    AccountUnmerged,
+    ContactMerged,
+    ContactUnmerged,
 )
 """Every event class of the parties context."""

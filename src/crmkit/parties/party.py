@@ -13,7 +13,7 @@ from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import DomainEvent, Stamp
 from crmkit.kernel.ids import check_id
 from crmkit.kernel.lifecycle import Lifecycle, Transition
-from crmkit.parties.events import PartyChanged
+from crmkit.parties.events import PartyChanged, PartyMerged, PartyUnmerged
 from crmkit.parties.values import clean_tags
 
 
@@ -32,7 +32,9 @@ def party_lifecycle(name: str) -> Lifecycle[PartyStatus]:
         PartyStatus.ACTIVE,
         [
             Transition("archive", PartyStatus.ACTIVE, PartyStatus.ARCHIVED),
-            Transition("restore", PartyStatus.ARCHIVED, PartyStatus.ACTIVE),
+            Transition("restore", PartyStatus.ARCHIVED, PartyStatus.ACTIVE, guard="not merged"),
+            Transition("merge", PartyStatus.ACTIVE, PartyStatus.ARCHIVED, guard="into a survivor"),
+            Transition("unmerge", PartyStatus.ARCHIVED, PartyStatus.ACTIVE, guard="merged"),
         ],
     )
 
@@ -55,6 +57,8 @@ class PartyCommands(Evolving):
     _changed: ClassVar[type[PartyChanged]]
     _archived: ClassVar[type[DomainEvent]]
     _restored: ClassVar[type[DomainEvent]]
+    _merged: ClassVar[type[PartyMerged]]
+    _unmerged: ClassVar[type[PartyUnmerged]]
     _lifecycle: ClassVar[Lifecycle[PartyStatus]]
 
     id: str
@@ -63,6 +67,7 @@ class PartyCommands(Evolving):
     owner_id: str | None
     tags: tuple[str, ...]
     updated_at: datetime
+    merged_into: str | None
 
     def _step(self, stamp: Stamp, **changes: Any) -> Self:
         return self._evolve(version=self.version + 1, updated_at=stamp.at, **changes)
@@ -113,6 +118,27 @@ class PartyCommands(Evolving):
         return new, self._event(self._archived, new, stamp)
 
     def restore(self, stamp: Stamp) -> tuple[Self, DomainEvent]:
-        """Bring an archived party back."""
-        new = self._step(stamp, status=self._lifecycle.target(self.status, "restore"))
+        """Bring an archived party back (a merged one comes back only by undoing the merge)."""
+        status = self._lifecycle.target(self.status, "restore")
+        if self.merged_into is not None:
+            raise self._lifecycle.refuse(self.status, "restore", "it was merged; undo the merge")
+        new = self._step(stamp, status=status)
         return new, self._event(self._restored, new, stamp)
+
+    def merge_into(self, survivor_id: str, stamp: Stamp) -> tuple[Self, PartyMerged]:
+        """Retire this party as a duplicate of ``survivor_id``: it is archived and points there."""
+        survivor_id = check_id(survivor_id, "survivor_id")
+        if survivor_id == self.id:
+            raise ValidationError("survivor_id", "must be another record", survivor_id)
+        new = self._step(
+            stamp, status=self._lifecycle.target(self.status, "merge"), merged_into=survivor_id
+        )
+        return new, self._event(self._merged, new, stamp, into=survivor_id)
+
+    def unmerge(self, stamp: Stamp) -> tuple[Self, PartyUnmerged]:
+        """Undo `merge_into`: the party is active again and stands on its own."""
+        status = self._lifecycle.target(self.status, "unmerge")
+        if self.merged_into is None:
+            raise self._lifecycle.refuse(self.status, "unmerge", "it was not merged")
+        new = self._step(stamp, status=status, merged_into=None)
+        return new, self._event(self._unmerged, new, stamp, into=self.merged_into)

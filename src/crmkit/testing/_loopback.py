@@ -287,4 +287,3 @@ def dropping_server() -> Iterator[int]:
         stop.set()
         thread.join(timeout=30)
         listener.close()
-

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from crmkit.kernel.errors import ValidationError
 from crmkit.ports.query import MAX_LIMIT, Eq, In, Keyset, Order, Query, Range, run_query

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from crmkit.activities.activity import (
     ACTIVITY_LIFECYCLE,
+    EVENTS as ACTIVITY_EVENTS,
     Activity,
     ActivityKind,
     ActivityLogged,
@@ -42,7 +43,6 @@ from crmkit.activities.activity import (
     Direction,
     RecordRef,
 )
-from crmkit.activities.activity import EVENTS as ACTIVITY_EVENTS
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.kernel.events import DomainEvent, Stamp
 from crmkit.kernel.money import MINOR_UNITS, Money
@@ -366,6 +366,7 @@ def _by_type() -> dict[object, st.SearchStrategy[Any]]:
     """Every other event field, by its type."""
     return {
         str: lines(),
+        str | None: _optional(ids()),
         bool: st.booleans(),
         datetime: aware_datetimes(),
         ConsentRecord: consent_records(),
@@ -412,3 +413,55 @@ def domain_events(
 ) -> st.SearchStrategy[DomainEvent]:
     """Events of every class in ``classes`` (by default every crmkit event class)."""
     return st.one_of([events_of(cls) for cls in classes])
+
+
+# --- sales, scoring and duplicates: built beside their modules, offered here. Imported last
+# because some of them build on the strategies above.
+
+from crmkit.testing._strategies_contracts import (  # noqa: E402
+    amendments as amendments,
+    billing_periods as billing_periods,
+    contract_amounts as contract_amounts,
+    contracts as contracts,
+    drafted_contracts as drafted_contracts,
+    start_dates as start_dates,
+    terms as terms,
+    uplifts as uplifts,
+    whole_terms as whole_terms,
+)
+from crmkit.testing._strategies_dedupe import (  # noqa: E402
+    dedupe_candidates as dedupe_candidates,
+    dedupe_clusters as dedupe_clusters,
+)
+from crmkit.testing._strategies_leads import (  # noqa: E402
+    answers as answers,
+    directories as directories,
+    directory_users as directory_users,
+    lead_events as lead_events,
+    lead_inputs as lead_inputs,
+    lead_sources as lead_sources,
+    leads as leads,
+    qualification_criteria as qualification_criteria,
+    territories as territories,
+)
+from crmkit.testing._strategies_opportunities import (  # noqa: E402
+    opportunities as opportunities,
+    opportunity_events as opportunity_events,
+    opportunity_lines as opportunity_lines,
+    pipelines as pipelines,
+    probabilities as probabilities,
+)
+from crmkit.testing._strategies_quotes import (  # noqa: E402
+    price_lists as price_lists,
+    products as products,
+    quote_lines as quote_lines,
+    quotes as quotes,
+    tax_rates as tax_rates,
+)
+from crmkit.testing._strategies_scoring import (  # noqa: E402
+    features as features,
+    histories as histories,
+    naive_bayes_models as naive_bayes_models,
+    rule_scorers as rule_scorers,
+    scores as scores,
+)
