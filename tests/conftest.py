@@ -58,3 +58,21 @@ def postgres_schemas(postgres_url: str) -> Iterator[Callable[[], str]]:
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             for name in made:
                 admin.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[object]:
+    """A fresh, unopened store of each built-in kind (PostgreSQL only with a test server)."""
+    from crmkit.adapters.memory import MemoryStore
+    from crmkit.adapters.sqlite import SqliteStore
+
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "sqlite":
+        yield SqliteStore(f"{tmp_path}/crm.db")
+    else:
+        from crmkit.adapters.postgres import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("postgres_schemas")())
+        yield store
+        store.close()

@@ -10,16 +10,16 @@ from crmkit.app.records import ACTIVITIES
 from crmkit.kernel.ids import SequentialIds
 from crmkit.parties.merge_record import MergeStatus
 from crmkit.parties.party import PartyStatus
+from crmkit.ports.storage import DocumentStore
 from crmkit.testing.faults import every_step_is_atomic, snapshot
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ANNA = Principal("u-anna", roles={"sales_manager"})
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def crm(request: pytest.FixtureRequest, tmp_path: object) -> Crm:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/crm.db"
-    return crmkit.open(url, clock=FakeClock(T0, tick=timedelta(minutes=1)), ids=SequentialIds("r"))
+@pytest.fixture
+def crm(any_store: DocumentStore) -> Crm:
+    return Crm(any_store, clock=FakeClock(T0, tick=timedelta(minutes=1)), ids=SequentialIds("r"))
 
 
 def _two_annas(crm: Crm) -> tuple[str, str, str]:

@@ -8,9 +8,12 @@ import pytest
 import crmkit
 from crmkit import Crm, DuplicateRecord, Email, FakeClock, InvalidTransition, Principal
 from crmkit.app.leads import POSSIBLE_DUPLICATE
+from crmkit.app.policies import PolicyLoop
 from crmkit.app.records import CONTRACTS, OPPORTUNITIES
 from crmkit.kernel.ids import SequentialIds
 from crmkit.kernel.money import Money
+from crmkit.parties.events import AccountChanged
+from crmkit.ports.storage import DocumentStore
 from crmkit.sales.contract import ContractStatus
 from crmkit.sales.lead import LeadStatus
 from crmkit.sales.opportunity import OpportunityStatus
@@ -24,10 +27,9 @@ MAX = Principal("u-max", roles={"sales_manager"})
 BANT = {"budget": "50000", "authority": "decision_maker", "need": "pumps", "timeline": "now"}
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def crm(request: pytest.FixtureRequest, tmp_path: object) -> Crm:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/crm.db"
-    return crmkit.open(url, clock=FakeClock(T0, tick=timedelta(minutes=1)), ids=SequentialIds("r"))
+@pytest.fixture
+def crm(any_store: DocumentStore) -> Crm:
+    return Crm(any_store, clock=FakeClock(T0, tick=timedelta(minutes=1)), ids=SequentialIds("r"))
 
 
 def _qualified_lead(crm: Crm, **fields: object) -> str:
@@ -181,3 +183,36 @@ def test_contracts_come_up_for_renewal_and_expire_as_the_clock_passes() -> None:
     with crm.unit_of_work(ANNA) as uow:
         assert [c.status for c in uow.contracts.run_due()] == [ContractStatus.EXPIRED]
         assert uow.contracts.run_due() == ()
+
+
+def test_presented_quotes_expire_when_the_clock_passes_their_validity() -> None:
+    clock = FakeClock(T0)
+    crm = crmkit.open("memory://", clock=clock, ids=SequentialIds("r"))
+    line = crmkit.Line(None, "Service", Decimal(1), Money.of("100", "EUR"))
+    with crm.unit_of_work(ANNA) as uow:
+        acme = uow.accounts.create("ACME GmbH")
+        quote = uow.quotes.draft(acme.id, "EUR", lines=[line], valid_until=date(2026, 3, 10))
+        uow.quotes.present(quote.id)
+        assert uow.quotes.expire_due() == ()
+    clock.advance(timedelta(days=8))  # 2026-03-10: still valid that day
+    with crm.unit_of_work(ANNA) as uow:
+        assert uow.quotes.expire_due() == ()
+    clock.advance(timedelta(days=1))
+    with crm.unit_of_work(ANNA) as uow:
+        assert [q.status for q in uow.quotes.expire_due()] == [QuoteStatus.EXPIRED]
+    with crm.unit_of_work(ANNA) as uow, pytest.raises(InvalidTransition, match="accept"):
+        uow.quotes.accept(quote.id)
+
+
+def test_policies_that_trigger_each_other_stop_with_a_clear_error() -> None:
+    def tag_again(event: crmkit.DomainEvent, uow: crmkit.UnitOfWork) -> None:
+        uow.accounts.tag(event.aggregate_id, f"round-{event.version}")
+
+    policies = crmkit.Policies([(AccountChanged, tag_again)])
+    crm = crmkit.open("memory://", clock=FakeClock(T0), ids=SequentialIds("r"), policies=policies)
+    with crm.unit_of_work(ANNA) as uow:
+        acme = uow.accounts.create("ACME GmbH")
+    with pytest.raises(PolicyLoop, match="8 deep"), crm.unit_of_work(ANNA) as uow:
+        uow.accounts.tag(acme.id, "vip")
+    with crm.unit_of_work(ANNA) as uow:
+        assert uow.accounts.get(acme.id).tags == ()  # nothing of the loop was written
