@@ -26,7 +26,9 @@ from crmkit.parties.events import ContactCreated
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
-_CONTACT_COLUMNS = "tenant, id, version, body, _index, status, name, email, owner_id, updated_at"
+_CONTACT_COLUMNS = (
+    "tenant, id, version, body, _index, status, name, email, owner_id, updated_at, merged_into"
+)
 _TIMELINE_COLUMNS = "tenant, id, version, body, _index, occurred_at, event_type"
 _EVENT_COLUMNS = (
     "tenant, id, stream_kind, stream_id, version, event_type, schema_version, occurred_at, body"

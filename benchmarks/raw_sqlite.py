@@ -4,7 +4,8 @@ For ``uow.save(CONTACTS, contact, created)`` crmkit's `SqliteStore` writes, in
 one ``BEGIN IMMEDIATE`` transaction:
 
 * a ``doc_contact`` row: body, ``_index`` JSON and the single-valued index columns;
-* ``crm_multi`` rows for the multi-valued index fields (tags, account ids);
+* ``crm_multi`` rows for the multi-valued index fields (tags, account ids and
+  the duplicate-detection keys, derived with crmkit's own `blocking_keys`);
 * a ``crm_events`` row for the event;
 * a ``doc_timeline`` row for the event's timeline entry, and its ``crm_multi``
   rows (the entry's subjects).
@@ -28,11 +29,13 @@ import cattrs
 from crmkit.kernel.serialization import dumps
 from crmkit.kernel.time import to_micros
 from crmkit.parties.contact import Contact
+from crmkit.parties.dedupe import Candidate, blocking_keys
 from crmkit.parties.events import ContactCreated
 
 INSERT_CONTACT = (
     'INSERT INTO "doc_contact" (tenant, id, version, body, _index,'
-    ' "status", "name", "email", "owner_id", "updated_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+    ' "status", "name", "email", "owner_id", "updated_at", "merged_into")'
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_TIMELINE = (
     'INSERT INTO "doc_timeline" (tenant, id, version, body, _index, "occurred_at", "event_type")'
@@ -113,6 +116,7 @@ def build_rows(
         email = contact.emails[0].key if contact.emails else None
         updated = to_micros(contact.updated_at)
         tags, accounts = contact.tags, contact.account_ids
+        keys = blocking_keys(Candidate.of_contact(contact))  # the same keys crmkit derives
         index = {
             "status": status,
             "name": name,
@@ -121,6 +125,8 @@ def build_rows(
             "updated_at": updated,
             "tags": tags,
             "account_ids": accounts,
+            "merged_into": contact.merged_into,
+            "dedupe_keys": keys,
         }
         body = dumps(conv.unstructure(contact))
         docs.append(
@@ -135,10 +141,12 @@ def build_rows(
                 email,
                 contact.owner_id,
                 updated,
+                contact.merged_into,
             )
         )
         multi.extend((tenant, "contact", "tags", tag, cid) for tag in tags)
         multi.extend((tenant, "contact", "account_ids", account, cid) for account in accounts)
+        multi.extend((tenant, "contact", "dedupe_keys", key, cid) for key in keys)
 
         occurred = to_micros(event.occurred_at)
         events.append(
