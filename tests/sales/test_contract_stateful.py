@@ -5,7 +5,8 @@ yields one event with that version; a refused one raises `InvalidTransition`
 naming the lifecycle, state and command (or `ValidationError` for bad values)
 and leaves the contract as it was. The events always replay to the contract,
 what `due` reports can always be done, and across all runs every state of
-`CONTRACT_LIFECYCLE` is reached.
+`CONTRACT_LIFECYCLE` is reached (the `proceed`, `renewal_job` and `term_ends` rules steer
+towards the final states, which random commands alone seldom reach).
 """
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,6 +19,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -67,6 +69,7 @@ def contract_machine(visited: set[ContractStatus]) -> type[RuleBasedStateMachine
             renewal=st.sampled_from(RenewalMode),
             zone=st.sampled_from(ZONES),
             currency=st.sampled_from(("EUR", "JPY", "KWD")),
+            signed=st.booleans(),
         )
         def draft(
             self,
@@ -77,6 +80,7 @@ def contract_machine(visited: set[ContractStatus]) -> type[RuleBasedStateMachine
             renewal: RenewalMode,
             zone: str,
             currency: str,
+            signed: bool,
         ) -> None:
             term = Term(months=periods * period.months)
             contract, event = Contract.draft(
@@ -98,6 +102,9 @@ def contract_machine(visited: set[ContractStatus]) -> type[RuleBasedStateMachine
             assert contract.status is ContractStatus.DRAFT
             self.contract, self.log = contract, [event]
             visited.add(contract.status)
+            if signed:  # some runs start from a contract already sent and signed
+                self.send()
+                self.sign()
 
         # --- bookkeeping ------------------------------------------------------------------
 
@@ -263,6 +270,30 @@ def contract_machine(visited: set[ContractStatus]) -> type[RuleBasedStateMachine
                 else:
                     self.jump("end")
                     self.expire()
+
+        @precondition(
+            lambda self: (
+                self.contract.status in (ContractStatus.ACTIVE, ContractStatus.UP_FOR_RENEWAL)
+            )
+        )
+        @rule()
+        def renewal_job(self) -> None:
+            """When the clock passes the notice window, the job flags and renews the contract."""
+            if self.contract.status is ContractStatus.ACTIVE:
+                self.jump("notice")
+                self.flag_for_renewal()
+            self.renew()
+
+        @precondition(
+            lambda self: (
+                self.contract.status in (ContractStatus.ACTIVE, ContractStatus.UP_FOR_RENEWAL)
+            )
+        )
+        @rule()
+        def term_ends(self) -> None:
+            """The clock reaches the end date and the job expires the contract."""
+            self.jump("end")
+            self.expire()
 
         # --- invariants -------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ An accepted command adds one to the version and yields one event with that
 version; a refused one raises `InvalidTransition` (naming the lifecycle, the
 state and the command) or `ValidationError`, and leaves the lead as it was.
 After every step the event log replays to the lead. Across runs, every state
-of `LEAD_LIFECYCLE` is reached, and so is a merged lead.
+of `LEAD_LIFECYCLE` is reached (`proceed` steers towards a converted lead,
+which random commands alone seldom reach), and so is a merged lead.
 """
 
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -216,6 +218,24 @@ def lead_machine(visited: set[Any], merged_seen: list[bool]) -> type[RuleBasedSt
             )
             if new is not None:
                 assert new.disqualify_reason == reason
+
+        @precondition(
+            lambda self: (
+                self.agg.merged_into is None and self.agg.status is not LeadStatus.CONVERTED
+            )
+        )
+        @rule()
+        def proceed(self) -> None:
+            """The natural next step (random commands alone seldom qualify and convert)."""
+            status = self.agg.status
+            if status is LeadStatus.WORKING:
+                self.qualify(bant=False, given={})
+            elif status is LeadStatus.QUALIFIED:
+                self.convert("o-1")
+            elif status is LeadStatus.DISQUALIFIED:
+                self.recycle()
+            else:
+                self.work()
 
         # --- field commands --------------------------------------------------------------
 

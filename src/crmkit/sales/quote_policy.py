@@ -41,9 +41,8 @@ QUOTE_LIFECYCLE = Lifecycle(
         Transition("submit", _S.DRAFT, _S.IN_REVIEW, guard="has lines"),
         Transition("approve", _S.IN_REVIEW, _S.APPROVED, guard="approver is not the author"),
         Transition("reject", _S.IN_REVIEW, _S.REJECTED, guard="reason"),
-        Transition(
-            "present", (_S.DRAFT, _S.APPROVED), _S.PRESENTED, guard="no approval needed, valid"
-        ),
+        Transition("present", _S.DRAFT, _S.PRESENTED, guard="no approval needed, still valid"),
+        Transition("present", _S.APPROVED, _S.PRESENTED, guard="still valid"),
         Transition("accept", _S.PRESENTED, _S.ACCEPTED, guard="still valid"),
         Transition("decline", _S.PRESENTED, _S.DECLINED),
         Transition("expire", _S.PRESENTED, _S.EXPIRED, guard="valid_until has passed"),
