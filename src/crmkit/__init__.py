@@ -1,7 +1,8 @@
 """crmkit: a reusable customer relationship management domain library.
 
 The names most hosts need are re-exported here; everything else lives in its
-bounded context (`crmkit.parties`, `crmkit.activities`, ...), the shared
+bounded context (`crmkit.parties`, `crmkit.activities`, `crmkit.sales`,
+`crmkit.service` ...), the shared
 kernel (`crmkit.kernel`), the ports (`crmkit.ports`) and the adapters
 (`crmkit.adapters`). Importing crmkit has no side effects.
 """
@@ -15,6 +16,8 @@ from crmkit.app.dispatcher import Dispatcher, DispatchReport
 from crmkit.app.leads import Conversion, LeadImport, OnDuplicate
 from crmkit.app.notifier import Refusal, Template
 from crmkit.app.policies import Policies
+from crmkit.app.service_desk import TickReport
+from crmkit.app.service_settings import ServiceSettings
 from crmkit.app.settings import ContractDefaults, SalesSettings
 from crmkit.app.unit_of_work import Page, UnitOfWork
 from crmkit.kernel.clock import Clock, FakeClock, FixedClock, SystemClock
@@ -59,6 +62,22 @@ from crmkit.sales.quote import Quote
 from crmkit.sales.quote_policy import ApprovalPolicy, QuoteStatus
 from crmkit.sales.scoring import LeadScorer, PointsRule, RuleScorer, Score
 from crmkit.sales.terms import BillingPeriod, RenewalMode, Term
+from crmkit.service.calendar import BusinessCalendar, Shift, WeeklyHours
+from crmkit.service.case import CaseStatus, ServiceCase
+from crmkit.service.case_values import Csat
+from crmkit.service.complaint import Complaint, ComplaintStatus
+from crmkit.service.complaint_events import IntakeChannel, Resolution, ResolutionType, RootCause
+from crmkit.service.knowledge import KnowledgeArticle
+from crmkit.service.routing import Queue
+from crmkit.service.sla import SlaClock
+from crmkit.service.sla_policy import (
+    Priority,
+    Severity,
+    SlaMetric,
+    SlaPolicies,
+    SlaPolicy,
+    SlaTarget,
+)
 
 try:
     __version__ = version("crmkit")
@@ -75,9 +94,13 @@ __all__ = [
     "Address",
     "ApprovalPolicy",
     "BillingPeriod",
+    "BusinessCalendar",
     "Candidate",
+    "CaseStatus",
     "Channel",
     "Clock",
+    "Complaint",
+    "ComplaintStatus",
     "ConcurrencyConflict",
     "ConsentRecord",
     "ConsentStatus",
@@ -89,6 +112,7 @@ __all__ = [
     "Conversion",
     "Crm",
     "CrmError",
+    "Csat",
     "DedupeConfig",
     "Direction",
     "DispatchReport",
@@ -101,7 +125,9 @@ __all__ = [
     "FixedClock",
     "ForecastCategory",
     "In",
+    "IntakeChannel",
     "InvalidTransition",
+    "KnowledgeArticle",
     "Lead",
     "LeadImport",
     "LeadInput",
@@ -129,20 +155,34 @@ __all__ = [
     "Policies",
     "PriceList",
     "Principal",
+    "Priority",
     "Product",
     "Purpose",
     "QualificationCriteria",
+    "Queue",
     "Quote",
     "QuoteStatus",
     "Range",
     "RecordRef",
     "Refusal",
     "RenewalMode",
+    "Resolution",
+    "ResolutionType",
+    "RootCause",
     "RuleScorer",
     "SalesSettings",
     "SchemaError",
     "Score",
     "SequentialIds",
+    "ServiceCase",
+    "ServiceSettings",
+    "Severity",
+    "Shift",
+    "SlaClock",
+    "SlaMetric",
+    "SlaPolicies",
+    "SlaPolicy",
+    "SlaTarget",
     "Stage",
     "Stamp",
     "StorageError",
@@ -151,12 +191,14 @@ __all__ = [
     "Template",
     "TemporaryFailure",
     "Term",
+    "TickReport",
     "TimelineEntry",
     "Totals",
     "Transition",
     "UnitOfWork",
     "Uuid7Ids",
     "ValidationError",
+    "WeeklyHours",
     "__version__",
     "find_duplicates",
     "open",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crmkit._demo_sales import build_sales
+from crmkit._demo_service import build_service
 from crmkit.activities.activity import ACTIVITY_LIFECYCLE, ActivityKind, RecordRef
 from crmkit.app.crm import Crm, open as open_crm
 from crmkit.kernel.clock import FakeClock
@@ -27,10 +28,16 @@ from crmkit.sales.lead import LEAD_LIFECYCLE
 from crmkit.sales.opportunity import OPPORTUNITY_LIFECYCLE
 from crmkit.sales.product import PRODUCT_LIFECYCLE
 from crmkit.sales.quote import QUOTE_LIFECYCLE
+from crmkit.service.case import CASE_LIFECYCLE
+from crmkit.service.complaint import COMPLAINT_LIFECYCLE
+from crmkit.service.knowledge import ARTICLE_LIFECYCLE
 
 LIFECYCLES: dict[str, Lifecycle[Any]] = {
     "account": ACCOUNT_LIFECYCLE,
     "activity": ACTIVITY_LIFECYCLE,
+    "article": ARTICLE_LIFECYCLE,
+    "case": CASE_LIFECYCLE,
+    "complaint": COMPLAINT_LIFECYCLE,
     "contact": CONTACT_LIFECYCLE,
     "contract": CONTRACT_LIFECYCLE,
     "lead": LEAD_LIFECYCLE,
@@ -82,6 +89,7 @@ def run_demo(path: Path, *, replace: bool = False, out: TextIO) -> int:
         account_id = _build_company(crm)
         _print_view(crm, account_id, out)
         build_sales(crm, account_id, out)
+        build_service(crm, account_id, clock, out)
     print(f"\nThe demo data is in {path.resolve()}", file=out)
     return 0
 

@@ -18,6 +18,7 @@ from crmkit.activities.timeline import TimelineEntry
 from crmkit.app.deals import draft_contract
 from crmkit.app.policies import Policies
 from crmkit.app.records import MERGES, TIMELINE, schema
+from crmkit.app.service_settings import ServiceSettings
 from crmkit.app.settings import SalesSettings
 from crmkit.app.unit_of_work import Page, UnitOfWork, decode, find_page
 from crmkit.kernel.clock import Clock, SystemClock
@@ -36,7 +37,11 @@ from crmkit.sales.contract_events import EVENTS as CONTRACT_EVENTS
 from crmkit.sales.lead_events import EVENTS as LEAD_EVENTS
 from crmkit.sales.opportunity_events import EVENTS as OPPORTUNITY_EVENTS
 from crmkit.sales.quote_events import EVENTS as QUOTE_EVENTS, QuoteAccepted
+from crmkit.service.case_events import EVENTS as CASE_EVENTS
+from crmkit.service.complaint_events import EVENTS as COMPLAINT_EVENTS
+from crmkit.service.knowledge_events import EVENTS as ARTICLE_EVENTS
 
+SERVICE_EVENTS = (*COMPLAINT_EVENTS, *CASE_EVENTS, *ARTICLE_EVENTS)
 SALES_EVENTS = (
     *LEAD_EVENTS,
     *OPPORTUNITY_EVENTS,
@@ -65,6 +70,7 @@ class Crm:
         event_types: The event classes this CRM knows.
         policies: The policies run inside units of work when events are raised.
         sales: How this host runs its sales process.
+        service: How this host runs its service desk.
     """
 
     def __init__(
@@ -76,6 +82,7 @@ class Crm:
         tenant: str = DEFAULT_TENANT,
         policies: Policies | None = None,
         sales: SalesSettings | None = None,
+        service: ServiceSettings | None = None,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -84,12 +91,15 @@ class Crm:
         self.converter: cattrs.Converter = make_converter()
         self.loaders = Loaders()
         self.event_types = EventRegistry(
-            (*PARTY_EVENTS, *ACTIVITY_EVENTS, *MERGE_EVENTS, *SALES_EVENTS)
+            (*PARTY_EVENTS, *ACTIVITY_EVENTS, *MERGE_EVENTS, *SALES_EVENTS, *SERVICE_EVENTS)
         )
         self.policies = default_policies() if policies is None else policies
         self.sales = SalesSettings() if sales is None else sales
         if not isinstance(self.sales, SalesSettings):
             raise ValidationError("sales", "must be SalesSettings", type(self.sales).__name__)
+        self.service = ServiceSettings() if service is None else service
+        if not isinstance(self.service, ServiceSettings):
+            raise ValidationError("service", "must be ServiceSettings", type(self.service).__name__)
         store.open(schema())
 
     def unit_of_work(self, principal: Principal) -> UnitOfWork:
@@ -254,6 +264,7 @@ def open(
     tenant: str = DEFAULT_TENANT,
     policies: Policies | None = None,
     sales: SalesSettings | None = None,
+    service: ServiceSettings | None = None,
 ) -> Crm:
     """Open a CRM on a store named by URL (see `store_from_url` for the schemes).
 
@@ -268,5 +279,11 @@ def open(
     if url is None:
         url = os.environ.get(STORAGE_URL_VARIABLE) or DEFAULT_STORAGE_URL
     return Crm(
-        store_from_url(url), clock=clock, ids=ids, tenant=tenant, policies=policies, sales=sales
+        store_from_url(url),
+        clock=clock,
+        ids=ids,
+        tenant=tenant,
+        policies=policies,
+        sales=sales,
+        service=service,
     )

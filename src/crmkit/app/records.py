@@ -8,6 +8,7 @@ they can never disagree with the body.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -26,6 +27,9 @@ from crmkit.sales.lead import Lead
 from crmkit.sales.opportunity import Opportunity
 from crmkit.sales.product import Product
 from crmkit.sales.quote import Quote
+from crmkit.service.case import ServiceCase
+from crmkit.service.complaint import Complaint
+from crmkit.service.knowledge import KnowledgeArticle
 
 T = TypeVar("T")
 
@@ -152,6 +156,13 @@ MERGES: RecordType[MergeRecord] = RecordType(
 """Merges of duplicates, indexed by kind, status, survivor, time and duplicates."""
 
 
+def _sla_due(case: ServiceCase) -> int | None:
+    """When the case's SLA clock next has something due; None when closed or without one."""
+    if case.sla is None or case.sla.due_at is None or not case.is_open:
+        return None
+    return to_micros(case.sla.due_at)
+
+
 def lead_candidate(lead: Lead) -> Candidate:
     """The duplicate-detection view of a lead."""
     return Candidate(
@@ -272,6 +283,67 @@ CONTRACTS: RecordType[Contract] = RecordType(
 per quote), end date, the start of the notice window and last change."""
 
 
+COMPLAINTS: RecordType[Complaint] = RecordType(
+    "complaint",
+    Complaint,
+    (
+        (IndexField("status", TEXT), lambda c: c.status.value),
+        (IndexField("category", TEXT), lambda c: c.category),
+        (IndexField("severity", TEXT), lambda c: c.severity.value),
+        (IndexField("channel", TEXT), lambda c: c.channel.value),
+        (IndexField("contact_id", TEXT), lambda c: c.contact_id),
+        (IndexField("account_id", TEXT), lambda c: c.account_id),
+        (IndexField("owner_id", TEXT), lambda c: c.owner_id),
+        (IndexField("case_id", TEXT), lambda c: c.case_id),
+        (IndexField("created_at", INT), lambda c: to_micros(c.created_at)),
+    ),
+    related=lambda c: tuple(i for i in (c.contact_id, c.account_id) if i is not None),
+)
+"""Complaints, indexed by status, category, severity, channel, customer, owner, the case
+they were escalated into and time received."""
+
+CASES: RecordType[ServiceCase] = RecordType(
+    "case",
+    ServiceCase,
+    (
+        (IndexField("number", TEXT), lambda c: c.number),
+        (IndexField("status", TEXT), lambda c: c.status.value),
+        (IndexField("priority", TEXT), lambda c: c.priority.value),
+        (IndexField("type", TEXT), lambda c: c.type),
+        (IndexField("queue", TEXT), lambda c: c.queue),
+        (IndexField("team", TEXT), lambda c: c.team),
+        (IndexField("owner_id", TEXT), lambda c: c.owner_id),
+        (IndexField("contact_id", TEXT), lambda c: c.contact_id),
+        (IndexField("account_id", TEXT), lambda c: c.account_id),
+        (IndexField("complaint_id", TEXT), lambda c: c.complaint_id),
+        (IndexField("parent_id", TEXT), lambda c: c.parent_id),
+        (IndexField("sla_due_at", INT), _sla_due),
+        (IndexField("resolved_at", INT), lambda c: _micros(c.resolved_at)),
+        (IndexField("created_at", INT), lambda c: to_micros(c.created_at)),
+    ),
+    related=lambda c: tuple(i for i in (c.contact_id, c.account_id) if i is not None),
+)
+"""Service cases, indexed by number, status, priority, type, queue, team, owner, customer,
+complaint, parent, when the SLA clock next needs a look (`sla_due_at`), when resolved and
+when opened."""
+
+ARTICLES: RecordType[KnowledgeArticle] = RecordType(
+    "article",
+    KnowledgeArticle,
+    (
+        (IndexField("status", TEXT), lambda a: a.status.value),
+        (IndexField("updated_at", INT), lambda a: to_micros(a.updated_at)),
+        (IndexField("keywords", TEXT, multi=True), lambda a: a.keywords),
+        (IndexField("tags", TEXT, multi=True), lambda a: a.tags),
+    ),
+)
+"""Knowledge articles, indexed by status, last change, search keywords and tags."""
+
+
+def _micros(at: datetime | None) -> int | None:
+    return None if at is None else to_micros(at)
+
+
 def _folded(text: str | None) -> str | None:
     return None if text is None else text.casefold()
 
@@ -288,6 +360,9 @@ RECORD_TYPES: tuple[RecordType[Any], ...] = (
     PRICE_LISTS,
     QUOTES,
     CONTRACTS,
+    COMPLAINTS,
+    CASES,
+    ARTICLES,
 )
 """Every record type crmkit stores."""
 

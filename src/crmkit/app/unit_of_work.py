@@ -106,6 +106,7 @@ class UnitOfWork:
         from crmkit.app.leads import Leads
         from crmkit.app.merging import Duplicates
         from crmkit.app.notifier import Notifier
+        from crmkit.app.service_desk import Articles, Cases, Complaints
         from crmkit.app.services import Accounts, Activities, Contacts
 
         self._crm = crm
@@ -138,6 +139,14 @@ class UnitOfWork:
         """Quotes: draft, approve, present, accept, revise, expire."""
         self.contracts = Contracts(self)
         """Contracts: draft, sign, renew, terminate, amend, and what the clock makes due."""
+        self.service = crm.service
+        """The CRM's service settings: SLA policies, calendars, queues, windows."""
+        self.complaints = Complaints(self)
+        """Complaints: receive and acknowledge, investigate, escalate into a case, resolve."""
+        self.cases = Cases(self)
+        """Service cases and their SLA clocks; `Cases.tick` evaluates the clocks."""
+        self.articles = Articles(self)
+        """Knowledge articles: draft, publish, archive, search."""
         self.duplicates = Duplicates(self)
         """Duplicates: find them, merge them into a survivor, undo a merge."""
         self.notifications = Notifier(self)

@@ -415,9 +415,27 @@ def domain_events(
     return st.one_of([events_of(cls) for cls in classes])
 
 
-# --- sales, scoring and duplicates: built beside their modules, offered here. Imported last
-# because some of them build on the strategies above.
+# --- sales, service, scoring and duplicates: built beside their modules, offered here.
+# Imported last because some of them build on the strategies above.
 
+from crmkit.testing._strategies_calendar import (  # noqa: E402
+    business_calendars as business_calendars,
+    business_durations as business_durations,
+    calendar_instants as calendar_instants,
+    holiday_sets as holiday_sets,
+    weekly_hours as weekly_hours,
+)
+from crmkit.testing._strategies_cases import (  # noqa: E402
+    case_histories as case_histories,
+    csats as csats,
+    service_cases as service_cases,
+)
+from crmkit.testing._strategies_complaints import (  # noqa: E402
+    articles as articles,
+    complaints as complaints,
+    resolutions as resolutions,
+    root_causes as root_causes,
+)
 from crmkit.testing._strategies_contracts import (  # noqa: E402
     amendments as amendments,
     billing_periods as billing_periods,
@@ -464,4 +482,10 @@ from crmkit.testing._strategies_scoring import (  # noqa: E402
     naive_bayes_models as naive_bayes_models,
     rule_scorers as rule_scorers,
     scores as scores,
+)
+from crmkit.testing._strategies_sla import (  # noqa: E402
+    sla_clocks as sla_clocks,
+    sla_policies as sla_policies,
+    sla_policy_sets as sla_policy_sets,
+    sla_targets as sla_targets,
 )

@@ -1,0 +1,1 @@
+"""Service: complaints, service cases, SLA policies on business calendars, knowledge articles."""
