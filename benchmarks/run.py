@@ -21,6 +21,7 @@ import dedupe_suite
 import dispatch_suite
 import lifecycle_suite
 import postgres_suite
+import sla_suite
 import sqlite_suite
 from measure import Row, table
 
@@ -30,6 +31,7 @@ SUITES: dict[str, Callable[[bool], list[Row]]] = {
     "postgres": postgres_suite.run,
     "dispatch": dispatch_suite.run,
     "dedupe": dedupe_suite.run,
+    "sla": sla_suite.run,
 }
 
 

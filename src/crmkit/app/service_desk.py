@@ -21,7 +21,7 @@ from crmkit.app.records import ARTICLES, CASES, COMPLAINTS
 from crmkit.app.services import _Service
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.time import to_micros
-from crmkit.ports.query import Eq, In, Range
+from crmkit.ports.query import Eq, In, Order, Range
 from crmkit.service.calendar import BusinessCalendar
 from crmkit.service.case import CaseStatus, ServiceCase
 from crmkit.service.case_values import Csat
@@ -288,7 +288,11 @@ class Cases(_Service[ServiceCase]):
         next due), at most ``limit`` of them; run it again while ``more``.
         """
         now = self._uow.stamp().at
-        page = self.find(Range("sla_due_at", lte=to_micros(now)), limit=limit)
+        # The most overdue first; ordering by the indexed field keeps a tick's cost
+        # independent of the backlog (sorting every due case by id made ticks quadratic).
+        page = self.find(
+            Range("sla_due_at", lte=to_micros(now)), order_by=(Order("sla_due_at"),), limit=limit
+        )
         warnings = breaches = 0
         for due in page.items:
             _, facts = self._clock_facts(
