@@ -156,3 +156,37 @@ def test_a_refund_needs_an_amount() -> None:
     with pytest.raises(crmkit.ValidationError, match="amount"):
         Resolution(ResolutionType.REFUND)
     assert Resolution(ResolutionType.REFUND, Money.of("20", "EUR")).amount == Money.of("20", "EUR")
+
+
+def test_cases_are_routed_to_queues_and_assigned_by_skill_and_load() -> None:
+    from crmkit.kernel.directory import Directory, User
+
+    settings = crmkit.ServiceSettings(
+        queues=(
+            crmkit.Queue("billing", skills=("invoices",), types=("billing",)),
+            crmkit.Queue("general"),
+        ),
+        directory=Directory(
+            (
+                User("u-ann", skills=("german",), capacity=1),
+                User("u-ben", skills=("german", "invoices")),
+                User("u-cat", skills=("invoices",)),
+            )
+        ),
+    )
+    crm = crmkit.open(
+        "memory://", clock=FakeClock(MONDAY), ids=SequentialIds("r"), service=settings
+    )
+    bob = _customer(crm)
+    with crm.unit_of_work(AGENT) as uow:
+        bill = uow.cases.open("Wrong invoice", "Charged twice", type="billing", contact_id=bob,
+                              skills_needed=["invoices"])  # fmt: skip
+        other = uow.cases.open("Manual?", "Where is it?", type="question", contact_id=bob)
+    assert (bill.queue, other.queue) == ("billing", "general")
+    with crm.unit_of_work(AGENT) as uow:
+        assert uow.cases.assign(bill.id).owner_id == "u-ben"  # has the skill, first in turn
+    with crm.unit_of_work(AGENT) as uow:
+        third = uow.cases.open("Refund", "Please", type="billing", contact_id=bob,
+                               skills_needed=["invoices"])  # fmt: skip
+    with crm.unit_of_work(AGENT) as uow:
+        assert uow.cases.assign(third.id).owner_id == "u-cat"  # u-ben holds one case already

@@ -93,38 +93,30 @@ class Cases(_Service[ServiceCase]):
             self._uow.accounts.get(account_id)
         stamp = self._uow.stamp()
         id = self._uow.new_id()
-        case, opened = ServiceCase.open(
-            id,
-            number or f"CS-{id.replace('-', '')[-10:].upper()}",
-            stamp,
-            subject=subject,
-            description=description,
-            type=type,
-            priority=priority,
-            severity=severity,
-            contact_id=contact_id,
-            account_id=account_id,
-            customer_tier=customer_tier,
-            complaint_id=complaint_id,
-            skills_needed=tuple(skills_needed),
-        )
+        fields = {
+            "subject": subject,
+            "description": description,
+            "type": type,
+            "priority": priority,
+            "severity": severity,
+            "contact_id": contact_id,
+            "account_id": account_id,
+            "customer_tier": customer_tier,
+            "complaint_id": complaint_id,
+            "skills_needed": tuple(skills_needed),
+        }
+        number = number or f"CS-{id.replace('-', '')[-10:].upper()}"
+        case, opened = ServiceCase.open(id, number, stamp, **fields)  # type: ignore[arg-type]
+        # Routing reads the case as validated (its type and skills normalised), so the
+        # case is built once to route it, then opened in its queue.
         queue = route(case, self._uow.service.queues)
-        if queue is not None:  # route again with the queue known: open takes it
+        if queue is not None:
             case, opened = ServiceCase.open(
                 id,
-                case.number,
+                number,
                 stamp,
-                subject=subject,
-                description=description,
-                type=type,
-                priority=priority,
-                severity=severity,
-                contact_id=contact_id,
-                account_id=account_id,
-                customer_tier=customer_tier,
-                complaint_id=complaint_id,
                 queue=queue.name,
-                skills_needed=tuple(skills_needed),
+                **fields,  # type: ignore[arg-type]
             )
         self._uow.save(CASES, case, opened, idempotency_key=idempotency_key)
         policy = self._uow.service.sla_policies.match(case.priority, case.type, case.customer_tier)
