@@ -18,6 +18,8 @@ from crmkit.kernel.errors import CrmError
 from crmkit.kernel.ids import SequentialIds
 from crmkit.kernel.lifecycle import Lifecycle
 from crmkit.kernel.principal import Principal
+from crmkit.marketing.campaign import CAMPAIGN_LIFECYCLE
+from crmkit.marketing.member import MEMBER_LIFECYCLE
 from crmkit.parties.account import ACCOUNT_LIFECYCLE
 from crmkit.parties.contact import CONTACT_LIFECYCLE
 from crmkit.parties.merge_record import MERGE_LIFECYCLE
@@ -36,6 +38,8 @@ LIFECYCLES: dict[str, Lifecycle[Any]] = {
     "account": ACCOUNT_LIFECYCLE,
     "activity": ACTIVITY_LIFECYCLE,
     "article": ARTICLE_LIFECYCLE,
+    "campaign": CAMPAIGN_LIFECYCLE,
+    "campaign_member": MEMBER_LIFECYCLE,
     "case": CASE_LIFECYCLE,
     "complaint": COMPLAINT_LIFECYCLE,
     "contact": CONTACT_LIFECYCLE,

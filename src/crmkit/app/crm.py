@@ -28,6 +28,8 @@ from crmkit.kernel.ids import DEFAULT_TENANT, IdGenerator, Uuid7Ids, check_id
 from crmkit.kernel.loading import Loaders
 from crmkit.kernel.principal import Principal
 from crmkit.kernel.serialization import make_converter, structure
+from crmkit.marketing.campaign_events import EVENTS as CAMPAIGN_EVENTS
+from crmkit.marketing.member_events import EVENTS as MEMBER_EVENTS
 from crmkit.parties.events import EVENTS as PARTY_EVENTS
 from crmkit.parties.merge_record import EVENTS as MERGE_EVENTS
 from crmkit.ports.query import Eq, In, Order, Query
@@ -42,6 +44,7 @@ from crmkit.service.complaint_events import EVENTS as COMPLAINT_EVENTS
 from crmkit.service.knowledge_events import EVENTS as ARTICLE_EVENTS
 
 SERVICE_EVENTS = (*COMPLAINT_EVENTS, *CASE_EVENTS, *ARTICLE_EVENTS)
+MARKETING_EVENTS = (*CAMPAIGN_EVENTS, *MEMBER_EVENTS)
 SALES_EVENTS = (
     *LEAD_EVENTS,
     *OPPORTUNITY_EVENTS,
@@ -91,7 +94,14 @@ class Crm:
         self.converter: cattrs.Converter = make_converter()
         self.loaders = Loaders()
         self.event_types = EventRegistry(
-            (*PARTY_EVENTS, *ACTIVITY_EVENTS, *MERGE_EVENTS, *SALES_EVENTS, *SERVICE_EVENTS)
+            (
+                *PARTY_EVENTS,
+                *ACTIVITY_EVENTS,
+                *MERGE_EVENTS,
+                *SALES_EVENTS,
+                *SERVICE_EVENTS,
+                *MARKETING_EVENTS,
+            )
         )
         self.policies = default_policies() if policies is None else policies
         self.sales = SalesSettings() if sales is None else sales

@@ -425,6 +425,11 @@ from crmkit.testing._strategies_calendar import (  # noqa: E402
     holiday_sets as holiday_sets,
     weekly_hours as weekly_hours,
 )
+from crmkit.testing._strategies_campaigns import (  # noqa: E402
+    campaign_members as campaign_members,
+    campaigns as campaigns,
+    touches as touches,
+)
 from crmkit.testing._strategies_cases import (  # noqa: E402
     case_histories as case_histories,
     csats as csats,
@@ -450,6 +455,11 @@ from crmkit.testing._strategies_contracts import (  # noqa: E402
 from crmkit.testing._strategies_dedupe import (  # noqa: E402
     dedupe_candidates as dedupe_candidates,
     dedupe_clusters as dedupe_clusters,
+)
+from crmkit.testing._strategies_journeys import (  # noqa: E402
+    journeys as journeys,
+    recipients as recipients,
+    triggers as triggers,
 )
 from crmkit.testing._strategies_leads import (  # noqa: E402
     answers as answers,
@@ -482,6 +492,10 @@ from crmkit.testing._strategies_scoring import (  # noqa: E402
     naive_bayes_models as naive_bayes_models,
     rule_scorers as rule_scorers,
     scores as scores,
+)
+from crmkit.testing._strategies_segments import (  # noqa: E402
+    profiles as profiles,
+    segments as segments,
 )
 from crmkit.testing._strategies_sla import (  # noqa: E402
     sla_clocks as sla_clocks,

@@ -1,0 +1,1 @@
+"""Marketing: campaigns, their members and responses, segments, journeys and attribution."""
