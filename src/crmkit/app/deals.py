@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from crmkit.app.records import CONTRACTS, OPPORTUNITIES, PRICE_LISTS, PRODUCTS, QUOTES
 from crmkit.app.services import _Service
+from crmkit.kernel.errors import NotFound
 from crmkit.kernel.events import DomainEvent
 from crmkit.kernel.money import Money
-from crmkit.ports.query import Condition, Eq, In, Range
+from crmkit.ports.query import Eq, In, Range
 from crmkit.sales.catalog import PriceList
 from crmkit.sales.contract import Contract, ContractStatus
 from crmkit.sales.opportunity import Opportunity
@@ -32,9 +33,6 @@ from crmkit.sales.terms import BillingPeriod, RenewalMode, Term
 
 if TYPE_CHECKING:
     from crmkit.app.unit_of_work import UnitOfWork
-
-_BATCH = 500
-T = TypeVar("T")
 
 
 def _number(prefix: str, id: str) -> str:
@@ -174,8 +172,6 @@ class Products(_Service[Product]):
         """The product with ``sku``; `NotFound` if none."""
         found = self.find(Eq("sku", sku), limit=1).items
         if not found:
-            from crmkit.kernel.errors import NotFound
-
             raise NotFound("product", sku)
         return found[0]
 
@@ -331,7 +327,7 @@ class Quotes(_Service[Quote]):
         yesterday = (utc_day(stamp.at) - timedelta(days=1)).isoformat()
         expired = []
         where = (Eq("status", QuoteStatus.PRESENTED.value), Range("valid_until", lte=yesterday))
-        for quote in _all(self, where):
+        for quote in list(self._uow.find_all(QUOTES, where)):
             quote, event = self.get(quote.id).expire(stamp)
             expired.append(self._uow.save(QUOTES, quote, event))
         return tuple(expired)
@@ -436,7 +432,7 @@ class Contracts(_Service[Contract]):
         live = (ContractStatus.ACTIVE.value, ContractStatus.UP_FOR_RENEWAL.value)
         changed: list[Contract] = []
         where = (In("status", live), Range("notice_from", lte=horizon))
-        for found in _all(self, where):
+        for found in list(self._uow.find_all(CONTRACTS, where)):
             contract = self.get(found.id)
             for command in contract.due(stamp.at):
                 if command == "renew":
@@ -474,15 +470,3 @@ def draft_contract(event: DomainEvent, uow: UnitOfWork) -> None:
         quote_id=event.aggregate_id,
         number=event.number.replace("Q-", "C-", 1),
     )
-
-
-def _all(service: _Service[T], where: tuple[Condition, ...]) -> list[T]:
-    """Every committed record of the service matching ``where``, read a page at a time."""
-    found: list[T] = []
-    cursor: str | None = None
-    while True:
-        page = service.find(*where, limit=_BATCH, cursor=cursor)
-        found.extend(page.items)
-        cursor = page.next_cursor
-        if cursor is None:
-            return found

@@ -94,16 +94,6 @@ class Duplicates:
         """Whether a record counts in duplicate checks: archived parties do not."""
         return kind == "lead" or record.status is PartyStatus.ACTIVE
 
-    def _each(self, rtype: RecordType[Any], where: tuple[Condition, ...] = ()) -> Iterator[Any]:
-        """Every committed record matching ``where``, a page at a time."""
-        cursor: str | None = None
-        while True:
-            page = self._uow.find(rtype, where, limit=_BATCH, cursor=cursor)
-            yield from page.items
-            cursor = page.next_cursor
-            if cursor is None:
-                return
-
     def scan(
         self,
         kind: str,
@@ -117,7 +107,7 @@ class Duplicates:
 
         def candidates() -> Iterator[Candidate]:
             nonlocal read
-            for record in self._each(rtype, self._live(kind)):
+            for record in self._uow.find_all(rtype, self._live(kind)):
                 read += 1
                 if not self._active(record):
                     continue
@@ -207,7 +197,7 @@ class Duplicates:
 
     def _move_activities(self, kind: str, old_ids: list[str], new_id: str) -> Iterator[Relink]:
         for old_id in old_ids:
-            for activity in list(self._each(ACTIVITIES, (Eq("links", old_id),))):
+            for activity in list(self._uow.find_all(ACTIVITIES, (Eq("links", old_id),))):
                 activity = self._uow.get(ACTIVITIES, activity.id)  # this unit's latest copy
                 moved, event = activity.relink(old_id, RecordRef(kind, new_id), self._uow.stamp())
                 self._uow.save(ACTIVITIES, moved, event)
@@ -215,7 +205,7 @@ class Duplicates:
 
     def _move_roles(self, old_ids: list[str], new_id: str) -> Iterator[Relink]:
         for old_id in old_ids:
-            for contact in list(self._each(CONTACTS, (Eq("account_ids", old_id),))):
+            for contact in list(self._uow.find_all(CONTACTS, (Eq("account_ids", old_id),))):
                 contact = self._uow.get(CONTACTS, contact.id)
                 moved, event = contact.move_role(old_id, new_id, self._uow.stamp())
                 self._uow.save(CONTACTS, moved, event)
@@ -225,7 +215,7 @@ class Duplicates:
         field = "account_id" if kind == "account" else "contact_ids"
         stamp = self._uow.stamp()
         for old_id in old_ids:
-            for deal in list(self._each(OPPORTUNITIES, (Eq(field, old_id),))):
+            for deal in list(self._uow.find_all(OPPORTUNITIES, (Eq(field, old_id),))):
                 deal = self._uow.get(OPPORTUNITIES, deal.id)
                 moved, event = (
                     deal.relink_account(new_id, stamp)

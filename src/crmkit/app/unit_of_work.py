@@ -254,6 +254,18 @@ class UnitOfWork:
         """The records of ``rtype`` this unit of work created or changed, not yet committed."""
         return [obj for (kind, _), (_, obj) in self._dirty.items() if kind == rtype.kind]
 
+    def find_all(
+        self, rtype: RecordType[T], where: tuple[Condition, ...] = (), *, batch: int = 500
+    ) -> Iterator[T]:
+        """Every committed record matching ``where``, read ``batch`` at a time (for jobs)."""
+        cursor: str | None = None
+        while True:
+            page = self.find(rtype, where, limit=batch, cursor=cursor)
+            yield from page.items
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+
     def save(
         self,
         rtype: RecordType[T],
