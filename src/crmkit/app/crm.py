@@ -15,6 +15,8 @@ import cattrs
 
 from crmkit.activities.activity import EVENTS as ACTIVITY_EVENTS
 from crmkit.activities.timeline import TimelineEntry
+from crmkit.app.audiences import PROFILE_PROJECTIONS
+from crmkit.app.campaigns import CREDIT_PROJECTIONS
 from crmkit.app.deals import draft_contract
 from crmkit.app.policies import Policies
 from crmkit.app.records import MERGES, TIMELINE, schema
@@ -28,6 +30,7 @@ from crmkit.kernel.ids import DEFAULT_TENANT, IdGenerator, Uuid7Ids, check_id
 from crmkit.kernel.loading import Loaders
 from crmkit.kernel.principal import Principal
 from crmkit.kernel.serialization import make_converter, structure
+from crmkit.marketing.audience_events import EVENTS as AUDIENCE_EVENTS
 from crmkit.marketing.campaign_events import EVENTS as CAMPAIGN_EVENTS
 from crmkit.marketing.member_events import EVENTS as MEMBER_EVENTS
 from crmkit.parties.events import EVENTS as PARTY_EVENTS
@@ -44,7 +47,7 @@ from crmkit.service.complaint_events import EVENTS as COMPLAINT_EVENTS
 from crmkit.service.knowledge_events import EVENTS as ARTICLE_EVENTS
 
 SERVICE_EVENTS = (*COMPLAINT_EVENTS, *CASE_EVENTS, *ARTICLE_EVENTS)
-MARKETING_EVENTS = (*CAMPAIGN_EVENTS, *MEMBER_EVENTS)
+MARKETING_EVENTS = (*CAMPAIGN_EVENTS, *MEMBER_EVENTS, *AUDIENCE_EVENTS)
 SALES_EVENTS = (
     *LEAD_EVENTS,
     *OPPORTUNITY_EVENTS,
@@ -72,6 +75,8 @@ class Crm:
         loaders: The fast loaders that read back records crmkit wrote.
         event_types: The event classes this CRM knows.
         policies: The policies run inside units of work when events are raised.
+        projections: Handlers that keep crmkit's read models (segment profiles, campaign
+            credits) in step; they run before the policies, whatever the host passes.
         sales: How this host runs its sales process.
         service: How this host runs its service desk.
     """
@@ -104,6 +109,8 @@ class Crm:
             )
         )
         self.policies = default_policies() if policies is None else policies
+        # Read models the store's queries rely on: always kept, whatever the host's policies.
+        self.projections = Policies((*PROFILE_PROJECTIONS, *CREDIT_PROJECTIONS))
         self.sales = SalesSettings() if sales is None else sales
         if not isinstance(self.sales, SalesSettings):
             raise ValidationError("sales", "must be SalesSettings", type(self.sales).__name__)

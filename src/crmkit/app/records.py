@@ -7,20 +7,19 @@ they can never disagree with the body.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Generic, TypeVar
-
-import attrs
+from typing import Any
 
 from crmkit.activities.activity import Activity
 from crmkit.activities.timeline import TimelineEntry
+from crmkit.app.marketing_records import MARKETING_RECORD_TYPES
+from crmkit.app.record_type import INT, TEXT, RecordType as RecordType
 from crmkit.kernel.time import to_micros
 from crmkit.parties.account import Account
 from crmkit.parties.contact import Contact
 from crmkit.parties.dedupe import Candidate, blocking_keys
 from crmkit.parties.merge_record import MergeRecord
-from crmkit.ports.storage import IndexField, IndexType, IndexValue, KindSpec, StoreSchema
+from crmkit.ports.storage import IndexField, StoreSchema
 from crmkit.sales.catalog import PriceList
 from crmkit.sales.contract import Contract
 from crmkit.sales.lead import Lead
@@ -30,42 +29,6 @@ from crmkit.sales.quote import Quote
 from crmkit.service.case import ServiceCase
 from crmkit.service.complaint import Complaint
 from crmkit.service.knowledge import KnowledgeArticle
-
-T = TypeVar("T")
-
-TEXT, INT = IndexType.TEXT, IndexType.INT
-
-
-@attrs.frozen
-class RecordType(Generic[T]):
-    """A stored aggregate class: its kind and how to index it.
-
-    Attributes:
-        kind: The storage kind, for example ``contact``.
-        cls: The aggregate class.
-        indexes: Index fields, each with the function that reads its value.
-        idempotent: Whether create commands accept an idempotency key, kept in a
-            unique ``idempotency_key`` index field.
-        related: Ids of other records whose timelines show this record's events,
-            read from its state right after each change (a contact's accounts).
-    """
-
-    kind: str
-    cls: type[T]
-    indexes: tuple[tuple[IndexField, Callable[[T], IndexValue]], ...]
-    idempotent: bool = True
-    related: Callable[[T], tuple[str, ...]] = lambda _: ()
-
-    def spec(self) -> KindSpec:
-        """The storage spec of this kind."""
-        fields = tuple(field for field, _ in self.indexes)
-        if self.idempotent:
-            fields += (IndexField("idempotency_key", TEXT, unique=True),)
-        return KindSpec(self.kind, fields)
-
-    def index(self, obj: T) -> dict[str, IndexValue]:
-        """The index values of ``obj``."""
-        return {field.name: read(obj) for field, read in self.indexes}
 
 
 def _contact_name(contact: Contact) -> str:
@@ -254,6 +217,7 @@ QUOTES: RecordType[Quote] = RecordType(
         (IndexField("status", TEXT), lambda q: q.status.value),
         (IndexField("account_id", TEXT), lambda q: q.account_id),
         (IndexField("opportunity_id", TEXT), lambda q: q.opportunity_id),
+        (IndexField("contact_id", TEXT), lambda q: q.contact_id),
         (IndexField("author_id", TEXT), lambda q: q.author_id),
         (IndexField("valid_until", TEXT), lambda q: q.valid_until.isoformat()),
         (IndexField("updated_at", INT), lambda q: to_micros(q.updated_at)),
@@ -263,7 +227,7 @@ QUOTES: RecordType[Quote] = RecordType(
     ),
 )
 """Quotes (each revision its own record), indexed by number, status, account,
-opportunity, author, validity and last change."""
+opportunity, contact, author, validity and last change."""
 
 CONTRACTS: RecordType[Contract] = RecordType(
     "contract",
@@ -363,6 +327,7 @@ RECORD_TYPES: tuple[RecordType[Any], ...] = (
     COMPLAINTS,
     CASES,
     ARTICLES,
+    *MARKETING_RECORD_TYPES,
 )
 """Every record type crmkit stores."""
 

@@ -102,6 +102,8 @@ class UnitOfWork:
     """
 
     def __init__(self, crm: Crm, principal: Principal) -> None:
+        from crmkit.app.audiences import Audiences
+        from crmkit.app.campaigns import Campaigns, Members
         from crmkit.app.deals import Contracts, Opportunities, PriceLists, Products, Quotes
         from crmkit.app.leads import Leads
         from crmkit.app.merging import Duplicates
@@ -151,6 +153,12 @@ class UnitOfWork:
         """Duplicates: find them, merge them into a survivor, undo a merge."""
         self.notifications = Notifier(self)
         """Notifications: render, check consent and queue messages in the outbox."""
+        self.audiences = Audiences(self)
+        """Marketing facts and preferences per contact: unsubscribes, suppression, bounces."""
+        self.campaigns = Campaigns(self)
+        """Campaigns: plan, run, target, send, and their results."""
+        self.members = Members(self)
+        """Campaign members: responses (as leads), opt-outs, bounces."""
 
     def __enter__(self) -> UnitOfWork:
         return self
@@ -204,6 +212,13 @@ class UnitOfWork:
         if doc is None:
             raise NotFound(rtype.kind, id)
         return self._adopt(rtype, doc)
+
+    def get_or_none(self, rtype: RecordType[T], id: str) -> T | None:
+        """The aggregate with ``id``, or None when there is none."""
+        try:
+            return self.get(rtype, id)
+        except NotFound:
+            return None
 
     def _adopt(self, rtype: RecordType[T], doc: Document) -> T:
         """The record in ``doc``, entered in the identity map (an earlier copy there wins)."""
@@ -294,7 +309,7 @@ class UnitOfWork:
 
     def _react(self, event: DomainEvent) -> None:
         """Run the CRM's policies for ``event`` now, inside this unit of work."""
-        handlers = self._crm.policies.for_event(event)
+        handlers = (*self._crm.projections.for_event(event), *self._crm.policies.for_event(event))
         if not handlers:
             return
         if self._depth >= MAX_DEPTH:

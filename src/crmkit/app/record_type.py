@@ -1,0 +1,54 @@
+"""`RecordType`: how one aggregate class maps onto the storage port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar
+
+import attrs
+
+from crmkit.ports.storage import IndexField, IndexType, IndexValue, KindSpec
+
+T = TypeVar("T")
+
+TEXT, INT = IndexType.TEXT, IndexType.INT
+
+
+@attrs.frozen
+class RecordType(Generic[T]):
+    """A stored aggregate class: its kind and how to index it.
+
+    Attributes:
+        kind: The storage kind, for example ``contact``.
+        cls: The aggregate class.
+        indexes: Index fields, each with the function that reads its value.
+        idempotent: Whether create commands accept an idempotency key, kept in a
+            unique ``idempotency_key`` index field.
+        bulk: Further index fields and the one function that computes all their values
+            (for a read model whose index comes from one computation).
+        related: Ids of other records whose timelines show this record's events,
+            read from its state right after each change (a contact's accounts).
+    """
+
+    kind: str
+    cls: type[T]
+    indexes: tuple[tuple[IndexField, Callable[[T], IndexValue]], ...]
+    idempotent: bool = True
+    bulk: tuple[tuple[IndexField, ...], Callable[[T], Mapping[str, IndexValue]]] | None = None
+    related: Callable[[T], tuple[str, ...]] = lambda _: ()
+
+    def spec(self) -> KindSpec:
+        """The storage spec of this kind."""
+        fields = tuple(field for field, _ in self.indexes)
+        if self.bulk is not None:
+            fields += self.bulk[0]
+        if self.idempotent:
+            fields += (IndexField("idempotency_key", TEXT, unique=True),)
+        return KindSpec(self.kind, fields)
+
+    def index(self, obj: T) -> dict[str, IndexValue]:
+        """The index values of ``obj``."""
+        values = {field.name: read(obj) for field, read in self.indexes}
+        if self.bulk is not None:
+            values.update(self.bulk[1](obj))
+        return values
