@@ -26,12 +26,15 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from crmkit.app.marketing_records import AUDIENCES
 from crmkit.app.notifier import CONSENT_CHANNELS, consent_refusal
 from crmkit.app.records import CONTACTS
 from crmkit.app.unit_of_work import decode
 from crmkit.kernel.errors import ConcurrencyConflict, StorageError, ValidationError
 from crmkit.kernel.serialization import loads, structure
 from crmkit.kernel.time import to_micros
+from crmkit.marketing.audience import audience_id
+from crmkit.parties.consent import Purpose
 from crmkit.ports.notify import Channel, DeliveryFailure, Message, PermanentFailure
 from crmkit.ports.storage import OutboxEntry, OutboxMessage
 
@@ -182,7 +185,7 @@ class Dispatcher:
             message = structure(crm.converter, loads(stored.body), Message)
         except ValidationError as exc:
             return self._dead(entry, f"unreadable message at {exc.field}: {exc.rule}", "dead")
-        refused = self._consent(stored)
+        refused = self._consent(stored) or self._audience(stored, message)
         if refused is not None:
             return self._dead(entry, refused, "refused")
         channel = self._channels.get(stored.channel)
@@ -218,6 +221,28 @@ class Dispatcher:
         if doc is None:
             return "the party is gone" if stored.channel in CONSENT_CHANNELS else None
         return consent_refusal(decode(crm.loaders, CONTACTS, doc), stored.channel, stored.purpose)
+
+    def _audience(self, stored: OutboxMessage, message: Message) -> str | None:
+        """Why the contact's unsubscribes, suppression or bounces now forbid a marketing message."""
+        if stored.party_id is None or stored.purpose != Purpose.MARKETING:
+            return None
+        crm = self._crm
+        doc = crm.store.get(crm.tenant, AUDIENCES.kind, audience_id(stored.party_id))
+        if doc is None:
+            return None
+        audience = decode(crm.loaders, AUDIENCES, doc)
+        meta = message.metadata
+        if audience.suppressed:
+            return "the contact is suppressed"
+        if audience.hard_bounced:
+            return "the contact's address hard-bounced"
+        if audience.unsubscribed_all:
+            return "the contact unsubscribed from all marketing"
+        if meta.get("list_id") in audience.unsubscribed_lists:
+            return "the contact unsubscribed from the list"
+        if meta.get("campaign_id") in audience.unsubscribed_campaigns:
+            return "the contact unsubscribed from the campaign"
+        return None
 
     def _retry(self, entry: OutboxEntry, reason: str) -> str:
         if entry.attempts >= self.max_attempts:

@@ -105,9 +105,11 @@ class UnitOfWork:
         from crmkit.app.audiences import Audiences
         from crmkit.app.campaigns import Campaigns, Members
         from crmkit.app.deals import Contracts, Opportunities, PriceLists, Products, Quotes
+        from crmkit.app.journeys import Journeys
         from crmkit.app.leads import Leads
         from crmkit.app.merging import Duplicates
         from crmkit.app.notifier import Notifier
+        from crmkit.app.segments import Segments
         from crmkit.app.service_desk import Articles, Cases, Complaints
         from crmkit.app.services import Accounts, Activities, Contacts
 
@@ -159,6 +161,10 @@ class UnitOfWork:
         """Campaigns: plan, run, target, send, and their results."""
         self.members = Members(self)
         """Campaign members: responses (as leads), opt-outs, bounces."""
+        self.segments = Segments(self)
+        """Segments evaluated on the store: pushed down where possible, checked in Python after."""
+        self.journeys = Journeys(self)
+        """Journeys: triggered sends planned per contact and queued in the outbox."""
 
     def __enter__(self) -> UnitOfWork:
         return self
