@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 
+from crmkit.ports.aggregate import Aggregating
 from crmkit.ports.storage import DocumentStore
 from crmkit.testing.storage import StorageContract
 
@@ -56,3 +57,8 @@ class TestPostgresStore(StorageContract):
 
     def inject_commit_fault(self, store: DocumentStore) -> AbstractContextManager[None]:
         return _outbox_inserts_fail(self.conninfos[id(store)])
+
+    def test_aggregates_are_pushed_down(self) -> None:
+        """The store offers the optional capability, so the kit's aggregate tests run on it."""
+        with self.opened() as store:
+            assert isinstance(store, Aggregating)

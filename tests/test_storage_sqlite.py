@@ -10,6 +10,7 @@ from itertools import count
 from pathlib import Path
 
 from crmkit.adapters.sqlite import SqliteStore
+from crmkit.ports.aggregate import Aggregating
 from crmkit.ports.storage import DocumentStore
 from crmkit.testing.storage import StorageContract
 
@@ -51,3 +52,8 @@ class TestSqliteStore(StorageContract):
 
     def inject_commit_fault(self, store: DocumentStore) -> AbstractContextManager[None]:
         return _outbox_inserts_fail(self.paths[id(store)])
+
+    def test_aggregates_are_pushed_down(self) -> None:
+        """The store offers the optional capability, so the kit's aggregate tests run on it."""
+        with self.opened() as store:
+            assert isinstance(store, Aggregating)

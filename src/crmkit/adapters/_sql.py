@@ -4,20 +4,29 @@ Both drivers offer ``conn.execute(sql, params)`` returning a cursor with
 ``fetchone``, ``fetchall`` and ``rowcount``, and differ in the placeholder
 (``?`` or ``%s``). The helpers here are written with ``?`` and take the
 adapter's placeholder as ``mark``: the keyset condition of a query, one
-kind's statements, the checks that find the first clashing event or outbox
-message, reading the event log, and the attempt-checked outbox updates. The
+kind's statements, an aggregate's ``GROUP BY`` statement and its rows, the
+checks that find the first clashing event or outbox message, reading the event
+log, and the attempt-checked outbox updates. The
 caller holds the transaction and translates driver errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from crmkit.adapters._common import encode
 from crmkit.kernel.errors import ConcurrencyConflict, DuplicateRecord, NotFound, SchemaError
+from crmkit.ports.aggregate import Aggregate, Group, MeasureOp
 from crmkit.ports.query import Keyset, Query
-from crmkit.ports.storage import Document, EventRecord, IndexField, KindSpec, OutboxMessage
+from crmkit.ports.storage import (
+    Document,
+    EventRecord,
+    IndexField,
+    IndexType,
+    KindSpec,
+    OutboxMessage,
+)
 
 Shapes = dict[str, tuple[str, bool, bool]]
 """A kind's declared index fields: name -> (type, multi, unique), as ``crm_fields`` holds them."""
@@ -70,6 +79,7 @@ class KindSql:
         self.singles = tuple(field.name for field in spec.indexes if not field.multi)
         self.multis = tuple(field.name for field in spec.indexes if field.multi)
         self.uniques = tuple(field.name for field in spec.indexes if field.unique)
+        self.bools = frozenset(f.name for f in spec.indexes if f.type is IndexType.BOOL)
         # Fields declared once and dropped since: a rewrite nulls them, as the
         # new document carries no value for them.
         stale = [name for name, (_, multi, _) in known.items() if not multi]
@@ -122,6 +132,68 @@ def keyset_after(query: Query, after: Keyset, params: list[Any], mark: str) -> s
     branches.append(" AND ".join([*equal, f"t.id {'<' if query.id_descending else '>'} {mark}"]))
     params.extend((*equal_params, after.id))
     return "(" + " OR ".join(f"({branch})" for branch in branches) + ")"
+
+
+Dialect = Literal["sqlite", "postgres"]
+"""The SQL dialect of an aggregate statement."""
+
+_LOW_BITS: Final = 2**32
+
+
+def aggregate_select(table: str, where: str, agg: Aggregate, dialect: Dialect) -> str:
+    """One ``GROUP BY`` statement for ``agg`` (checked) over ``table`` AS ``t`` and ``where``.
+
+    Column names come from the checked aggregate, so they are declared index
+    fields; every value sits in ``where`` as a bound parameter. On SQLite a
+    sum is split into the sums of each value's high and low 32 bits, which
+    cannot overflow below 2**31 rows a group, so that `aggregate_groups` can
+    add them up exactly (SQLite's own SUM raises past 64 bits; PostgreSQL's
+    SUM of a bigint is an exact numeric).
+    """
+    keys = ["t." + quote(name) for name in agg.group_by]
+    columns = list(keys)
+    for measure in agg.measures:
+        if measure.op is MeasureOp.COUNT:
+            columns.append("COUNT(*)")
+            continue
+        column = "t." + quote(str(measure.field))
+        if measure.op is MeasureOp.SUM and dialect == "sqlite":
+            columns += [f"SUM({column} >> 32)", f"SUM({column} & {_LOW_BITS - 1})"]
+        else:
+            columns.append(f"{measure.op.upper()}({column})")
+    text = f"SELECT {', '.join(columns)} FROM {table} AS t WHERE {where}"
+    if keys:
+        if dialect == "sqlite":  # nulls last, then binary order (SQLite's default collation)
+            order = [f"{key} IS NULL, {key}" for key in keys]
+        else:  # the text columns are COLLATE "C"
+            order = [f"{key} ASC NULLS LAST" for key in keys]
+        text += f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(order)}"
+    return text
+
+
+def aggregate_groups(
+    rows: Sequence[Sequence[Any]], agg: Aggregate, bools: frozenset[str], dialect: Dialect
+) -> list[Group]:
+    """The `Group`s of the rows of `aggregate_select`; ``bools``: the kind's bool fields."""
+    width = len(agg.group_by)
+    groups = []
+    for row in rows:
+        key = tuple(
+            value if value is None or name not in bools else bool(value)
+            for name, value in zip(agg.group_by, row, strict=False)
+        )
+        values: list[int | None] = []
+        at = width
+        for measure in agg.measures:
+            value = row[at]
+            at += 1
+            if measure.op is MeasureOp.SUM and dialect == "sqlite":
+                low = row[at]
+                at += 1
+                value = None if value is None else value * _LOW_BITS + low
+            values.append(None if value is None else int(value))  # numeric sums: Decimal
+        groups.append(Group(key, tuple(values)))
+    return groups
 
 
 def event_rows(tenant: str, events: Sequence[EventRecord]) -> list[tuple[Any, ...]]:

@@ -19,6 +19,7 @@ from crmkit.kernel.errors import (
     StorageError,
     ValidationError,
 )
+from crmkit.ports.aggregate import Aggregate, Group, check_aggregate_in, run_aggregate
 from crmkit.ports.query import Query, check_query, run_query
 from crmkit.ports.storage import (
     ChangeSet,
@@ -77,6 +78,12 @@ class MemoryStore:
         with self._lock:
             check_query(self._ready().kind(query.kind), query)
             return run_query(query, list(self._docs[tenant, query.kind].values()))
+
+    def aggregate(self, tenant: str, agg: Aggregate) -> list[Group]:
+        """The groups of ``agg`` (the reference semantics of `run_aggregate`)."""
+        with self._lock:
+            check_aggregate_in(self._ready(), agg)
+            return run_aggregate(agg, self._docs[tenant, agg.kind].values())
 
     def commit(self, tenant: str, changes: ChangeSet) -> None:
         """Check every write, then apply all of ``changes`` or none."""

@@ -33,13 +33,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 from crmkit.adapters._common import lazy_index
+from crmkit.adapters._sql import aggregate_groups
 from crmkit.adapters._sqlite import events, outbox
 from crmkit.adapters._sqlite.commit import Mismatch, apply_changes, diagnose, net_writes
 from crmkit.adapters._sqlite.errors import bad_value, driver_errors, translate
 from crmkit.adapters._sqlite.kinds import Kind
-from crmkit.adapters._sqlite.query import select
+from crmkit.adapters._sqlite.query import group_select, select
 from crmkit.adapters._sqlite.schema import SCHEMA_VERSION, migrate
 from crmkit.kernel.errors import StorageError, ValidationError
+from crmkit.ports.aggregate import Aggregate, Group, check_aggregate_in
 from crmkit.ports.query import Query, check_query
 from crmkit.ports.storage import (
     ChangeSet,
@@ -218,6 +220,24 @@ class SqliteStore:
             Document(kind, id, version, body, lazy_index(index))
             for id, version, body, index in rows
         ]
+
+    def aggregate(self, tenant: str, agg: Aggregate) -> list[Group]:
+        """The groups of ``agg``, computed by one ``GROUP BY`` statement with bound parameters.
+
+        Results equal `crmkit.ports.aggregate.run_aggregate`'s. Sums are exact:
+        SQLite's SUM raises past 64 bits, so each value's high and low 32 bits
+        are summed apart and added up in Python; only a group of more than
+        2**31 rows could still overflow, which raises `StorageError`.
+        """
+        check_aggregate_in(self._ready(), agg)
+        plan = self._kinds.get(agg.kind)
+        if plan is None:  # closed by another thread since the check above
+            raise StorageError("the store is closed")
+        text, params = group_select(plan, tenant, agg)
+        conn = self._conn()
+        with driver_errors():
+            rows = conn.execute(text, params).fetchall()
+        return aggregate_groups(rows, agg, plan.bools, "sqlite")
 
     def commit(self, tenant: str, changes: ChangeSet) -> None:
         """Apply ``changes`` in one ``BEGIN IMMEDIATE`` transaction, or nothing at all.

@@ -15,13 +15,14 @@ class TestMyStore(StorageContract):
 The kit opens each store with `CONTRACT_SCHEMA` and checks it against
 `crmkit.adapters.memory.MemoryStore`, the reference: round trips, versions,
 unique indexes, tenant isolation, queries (including a comparison with
-`crmkit.ports.query.run_query`), events, the outbox, atomicity, threads,
+`crmkit.ports.query.run_query`), aggregates (against
+`crmkit.ports.aggregate.run_aggregate`), events, the outbox, atomicity, threads,
 error translation, and a stateful random walk beside the reference store.
 """
 
 # The tests live in private modules, one themed group each (crmkit.testing.
-# _storage_documents, _storage_queries, _storage_events_outbox,
-# _storage_failures and _storage_machine), with the schema, builders and
+# _storage_documents, _storage_queries, _storage_aggregates,
+# _storage_events_outbox, _storage_failures and _storage_machine), with the schema, builders and
 # strategies they share in _storage_data. This module is the public path.
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from crmkit.ports.storage import DocumentStore
+from crmkit.testing._storage_aggregates import AggregateTests
 from crmkit.testing._storage_data import CONTRACT_SCHEMA, canonical
 from crmkit.testing._storage_documents import DocumentTests
 from crmkit.testing._storage_events_outbox import EventAndOutboxTests
@@ -42,7 +44,9 @@ __all__ = ["CONTRACT_SCHEMA", "StorageContract", "canonical"]
 
 # Bases listed last group first: pytest and the docs take inherited tests in
 # reverse method resolution order, so they run and read documents first.
-class StorageContract(ReferenceTests, FailureTests, EventAndOutboxTests, QueryTests, DocumentTests):
+class StorageContract(
+    ReferenceTests, FailureTests, EventAndOutboxTests, AggregateTests, QueryTests, DocumentTests
+):
     """The conformance tests of the storage port; subclass it and implement `make_store`.
 
     Every test opens fresh stores with `CONTRACT_SCHEMA` and closes them again.

@@ -1,28 +1,30 @@
-"""A `Query` translated to one SELECT over its kind's table, with bound parameters.
+"""A `Query` (or an `Aggregate`) translated to one SELECT over its kind's table.
 
 Every value travels as a parameter, in clause order; only validated field
 names become SQL text. An ``In`` list travels as one array (``= ANY(%s)``).
 Conditions on multi-valued fields read the ``crm_multi`` side table. Nulls
 sort last in either direction (``NULLS LAST``), text in code point order
 (``COLLATE "C"`` columns), and ids break ties, so a keyset (the last row's
-sort values and id) names the exact place to resume.
+sort values and id) names the exact place to resume. An aggregate shares
+the WHERE clause (`where_sql`) and adds ``GROUP BY`` (see
+`crmkit.adapters._sql.aggregate_select`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from crmkit.adapters._postgres.kinds import Kind, multi_text
-from crmkit.adapters._sql import keyset_after, quote
+from crmkit.adapters._sql import aggregate_select, keyset_after, quote
+from crmkit.ports.aggregate import Aggregate
 from crmkit.ports.query import Condition, Eq, In, Query
 
 
 def select(kind: Kind, tenant: str, query: Query) -> tuple[str, list[Any]]:
     """One SELECT for ``query``; every value is a bound parameter, in clause order."""
-    params: list[Any] = [tenant]
-    where = ["t.tenant = %s"]
-    for cond in query.where:
-        where.append(_condition(kind, tenant, cond, params))
+    params: list[Any] = []
+    where = [where_sql(kind, tenant, query.where, params)]
     if query.after is not None:
         where.append(keyset_after(query, query.after, params, "%s"))
     order = []
@@ -36,6 +38,22 @@ def select(kind: Kind, tenant: str, query: Query) -> tuple[str, list[Any]]:
         f" WHERE {' AND '.join(where)} ORDER BY {', '.join(order)} LIMIT %s"
     )
     return text, params
+
+
+def group_select(kind: Kind, tenant: str, agg: Aggregate) -> tuple[str, list[Any]]:
+    """One ``GROUP BY`` statement for a checked ``agg``, scoped and filtered as `select` is."""
+    params: list[Any] = []
+    where = where_sql(kind, tenant, agg.where, params)
+    return aggregate_select(kind.table, where, agg, "postgres"), params
+
+
+def where_sql(kind: Kind, tenant: str, conditions: Sequence[Condition], params: list[Any]) -> str:
+    """The tenant scope and ``conditions`` over ``t``, ANDed; their values go to ``params``."""
+    params.append(tenant)
+    where = ["t.tenant = %s"]
+    for cond in conditions:
+        where.append(_condition(kind, tenant, cond, params))
+    return " AND ".join(where)
 
 
 def _condition(kind: Kind, tenant: str, cond: Condition, params: list[Any]) -> str:

@@ -1,10 +1,12 @@
-"""A `Query` translated to one SELECT over its kind's table, with bound parameters.
+"""A `Query` (or an `Aggregate`) translated to one SELECT over its kind's table.
 
 Every value travels as a parameter, in clause order; only validated field
 names become SQL text. Conditions on multi-valued fields read the
 ``crm_multi`` side table; a long ``In`` list travels as one JSON array through
 ``json_each``. Nulls sort last in either direction, and ids break ties, so a
-keyset (the last row's sort values and id) names the exact place to resume.
+keyset (the last row's sort values and id) names the exact place to resume. An aggregate shares
+the WHERE clause (`where_sql`) and adds ``GROUP BY`` (see
+`crmkit.adapters._sql.aggregate_select`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final, cast
 
-from crmkit.adapters._sql import keyset_after, quote
+from crmkit.adapters._sql import aggregate_select, keyset_after, quote
 from crmkit.adapters._sqlite.kinds import Kind, encode
 from crmkit.adapters._sqlite.schema import marks
+from crmkit.ports.aggregate import Aggregate
 from crmkit.ports.query import Condition, Eq, In, Query, Range
 
 _BIG_IN: Final = 256  # a longer In list travels as one JSON array through json_each
@@ -22,10 +25,8 @@ _BIG_IN: Final = 256  # a longer In list travels as one JSON array through json_
 
 def select(kind: Kind, tenant: str, query: Query) -> tuple[str, list[Any]]:
     """One SELECT for ``query``; every value is a bound parameter, in clause order."""
-    params: list[Any] = [tenant]
-    where = ["t.tenant = ?"]
-    for cond in query.where:
-        where.append(_condition(kind, tenant, cond, params))
+    params: list[Any] = []
+    where = [where_sql(kind, tenant, query.where, params)]
     if query.after is not None:
         where.append(keyset_after(query, query.after, params, "?"))
     order = []
@@ -45,6 +46,22 @@ def select(kind: Kind, tenant: str, query: Query) -> tuple[str, list[Any]]:
         f" WHERE {' AND '.join(where)} ORDER BY {', '.join(order)} LIMIT ?"
     )
     return text, params
+
+
+def group_select(kind: Kind, tenant: str, agg: Aggregate) -> tuple[str, list[Any]]:
+    """One ``GROUP BY`` statement for a checked ``agg``, scoped and filtered as `select` is."""
+    params: list[Any] = []
+    where = where_sql(kind, tenant, agg.where, params)
+    return aggregate_select(kind.table, where, agg, "sqlite"), params
+
+
+def where_sql(kind: Kind, tenant: str, conditions: Sequence[Condition], params: list[Any]) -> str:
+    """The tenant scope and ``conditions`` over ``t``, ANDed; their values go to ``params``."""
+    params.append(tenant)
+    where = ["t.tenant = ?"]
+    for cond in conditions:
+        where.append(_condition(kind, tenant, cond, params))
+    return " AND ".join(where)
 
 
 def _never_null(query: Query, field: str) -> bool:
