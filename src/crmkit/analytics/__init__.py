@@ -1,0 +1,1 @@
+"""Analytical CRM: pipeline, forecast, funnel, customer value, service quality and campaign ROI."""
