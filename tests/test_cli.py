@@ -39,6 +39,10 @@ def test_demo_builds_a_company_and_prints_the_view(tmp_path: Path) -> None:
     assert "opted out of marketing" in timeline[0]
     assert timeline[-1].endswith("account ACME Maschinenbau GmbH created")
     assert len(timeline) == 12
+    marketing = out.split("\nMarketing\n")[1]
+    assert "refused: Bob Berg (consent_withdrawn), Cleo Chen (no_consent)" in marketing
+    assert "Gina Gross responded on the web: lead new, source campaign" in marketing
+    assert "1 lead(s), cost per lead 400.00 EUR" in marketing
 
 
 def test_demo_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:

@@ -254,3 +254,14 @@ def test_run_forever_stops_when_asked() -> None:
 
         report = Dispatcher(crm, [_StopAfterTwo()]).run_forever(stop=stop, poll=0.01)
         assert report.delivered == 2
+
+
+def test_run_until_idle_stops_when_a_round_only_loses_its_claims() -> None:
+    """A clock that passes the lease while sending makes every claim a conflict: stop, not spin."""
+    clock = FakeClock(datetime(2026, 3, 2, tzinfo=UTC), tick=timedelta(minutes=10))
+    with crmkit.open("memory://", clock=clock) as crm:
+        _queue(crm, "k")
+        channel = MemoryChannel()
+        report = Dispatcher(crm, [channel], lease=timedelta(minutes=5)).run_until_idle()
+    assert (report.claimed, report.conflicts, report.delivered) == (1, 1, 0)
+    assert channel.sent == []

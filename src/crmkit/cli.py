@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from crmkit._demo_marketing import build_marketing
 from crmkit._demo_sales import build_sales
 from crmkit._demo_service import build_service
 from crmkit.activities.activity import ACTIVITY_LIFECYCLE, ActivityKind, RecordRef
@@ -94,6 +95,7 @@ def run_demo(path: Path, *, replace: bool = False, out: TextIO) -> int:
         _print_view(crm, account_id, out)
         build_sales(crm, account_id, out)
         build_service(crm, account_id, clock, out)
+        build_marketing(crm, account_id, clock, out)
     print(f"\nThe demo data is in {path.resolve()}", file=out)
     return 0
 

@@ -192,3 +192,37 @@ def test_attribution_models_split_a_deal_between_campaigns(crm: Crm) -> None:
         "last_touch": (eur("0"), eur("100")),
         "linear": (eur("50"), eur("50")),
     }
+
+
+def test_a_response_that_makes_the_lead_is_one_touch_on_a_ticking_clock(
+    any_store: DocumentStore,
+) -> None:
+    crm = Crm(any_store, clock=FakeClock(T0, tick=timedelta(seconds=7)), ids=SequentialIds("t"))
+    anna = _contact(crm, "Anna")
+    fair, spring = _campaign(crm, anna), _campaign(crm, anna)
+    with crm.unit_of_work(MIA) as uow:
+        for cid in (fair, spring):
+            uow.campaigns.send(cid, OFFER, data=lambda m: {"coupon": "X"})
+        uow.members.respond(uow.members.of(fair, anna).id, "event", lead=False)
+        response = uow.members.respond(uow.members.of(spring, anna).id, "email")
+        assert response.lead is not None
+        uow.leads.work(response.lead.id)
+        uow.leads.qualify(response.lead.id, **BANT)
+        deal = uow.leads.convert(response.lead.id, contact_id=anna, amount=Money.of("90", "EUR"))
+        assert deal.opportunity is not None
+        uow.opportunities.win(deal.opportunity.id)
+        credit = uow.get(CREDITS, deal.opportunity.id)
+    assert [t.campaign_id for t in credit.touches] == [fair, spring]
+    with crm.unit_of_work(MIA) as uow:
+        assert uow.campaigns.revenue_won(fair, "linear") == Money.of("45", "EUR")
+        assert uow.campaigns.revenue_won(spring, "linear") == Money.of("45", "EUR")
+
+
+def test_a_lead_member_is_found_by_its_lead(crm: Crm) -> None:
+    with crm.unit_of_work(MIA) as uow:
+        lead = uow.leads.capture(last_name="Lee", email="lee@example.com")
+        campaign = uow.campaigns.plan("Fair", "event", currency="EUR")
+        (member,) = uow.campaigns.target(campaign.id, lead_ids=[lead.id])
+        assert uow.members.of(campaign.id, lead_id=lead.id) == member
+        with pytest.raises(ValidationError, match="contact_id"):
+            uow.members.of(campaign.id)

@@ -320,9 +320,19 @@ class Members(_Service[CampaignMember]):
     def _save(self, pair: tuple[CampaignMember, DomainEvent]) -> CampaignMember:
         return self._uow.save(MEMBERS, pair[0], pair[1])
 
-    def of(self, campaign_id: str, contact_id: str) -> CampaignMember:
-        """The member of ``campaign_id`` for ``contact_id``; `NotFound` if not targeted."""
-        key = f"{check_id(campaign_id, 'campaign_id')}:{check_id(contact_id, 'contact_id')}"
+    def of(
+        self, campaign_id: str, contact_id: str | None = None, *, lead_id: str | None = None
+    ) -> CampaignMember:
+        """The member of ``campaign_id`` for ``contact_id`` (or ``lead_id``); `NotFound` if none."""
+        check_id(campaign_id, "campaign_id")
+        if (contact_id is None) == (lead_id is None):
+            raise ValidationError("contact_id", "exactly one of contact_id and lead_id is needed")
+        who = (
+            check_id(contact_id, "contact_id")
+            if contact_id is not None
+            else f"lead:{check_id(lead_id, 'lead_id')}"
+        )
+        key = f"{campaign_id}:{who}"
         found = self._uow.campaigns._member(key)
         if found is None:
             raise NotFound("campaign_member", key)
@@ -410,12 +420,13 @@ def _touches(uow: UnitOfWork, contact_ids: tuple[str, ...], lead_id: str | None)
         if m.responded_at is not None
     }
     if lead_id is not None:
+        # The campaign the lead was captured from is a touch, unless a member's response of
+        # that campaign made the lead: then it is that same touch, already counted.
         lead = uow.get_or_none(LEADS, lead_id)
-        if lead is not None and lead.source.campaign_id is not None:
-            touches.setdefault(
-                (lead.source.campaign_id, lead.created_at),
-                Touch(lead.source.campaign_id, lead.created_at),
-            )
+        source = None if lead is None else lead.source.campaign_id
+        made_by = {m.campaign_id for m in seen.values() if m.converted_lead_id == lead_id}
+        if lead is not None and source is not None and source not in made_by:
+            touches.setdefault((source, lead.created_at), Touch(source, lead.created_at))
     return list(touches.values())
 
 

@@ -146,12 +146,18 @@ class Dispatcher:
         return DispatchReport(claimed=len(entries), **counts)
 
     def run_until_idle(self, limit: int = 100, *, max_rounds: int = 1000) -> DispatchReport:
-        """Run rounds until one claims nothing (or ``max_rounds``); the summed report."""
+        """Run rounds until one claims nothing or only loses its claims (or ``max_rounds``).
+
+        A round whose every claim was a conflict made no progress: another
+        dispatcher holds those messages, or the clock passed the lease while
+        sending (a lease shorter than a send). Stopping there returns the summed
+        report instead of claiming the same messages again and again.
+        """
         total = DispatchReport()
         for _ in range(max_rounds):
             report = self.run_once(limit)
             total += report
-            if report.claimed == 0:
+            if report.claimed == report.conflicts:
                 break
         return total
 

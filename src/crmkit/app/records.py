@@ -12,8 +12,10 @@ from typing import Any
 
 from crmkit.activities.activity import Activity
 from crmkit.activities.timeline import TimelineEntry
+from crmkit.analytics.periods import Period, period_label
 from crmkit.app.marketing_records import MARKETING_RECORD_TYPES
 from crmkit.app.record_type import INT, TEXT, RecordType as RecordType
+from crmkit.kernel.money import Money
 from crmkit.kernel.time import to_micros
 from crmkit.parties.account import Account
 from crmkit.parties.contact import Contact
@@ -29,6 +31,11 @@ from crmkit.sales.quote import Quote
 from crmkit.service.case import ServiceCase
 from crmkit.service.complaint import Complaint
 from crmkit.service.knowledge import KnowledgeArticle
+
+
+def _weighted_minor(deal: Opportunity) -> int:
+    """The amount times the probability, rounded half-even to the minor unit (as reports do)."""
+    return Money.rounded(deal.amount.amount * deal.probability, deal.amount.currency).to_minor()
 
 
 def _contact_name(contact: Contact) -> str:
@@ -178,14 +185,18 @@ OPPORTUNITIES: RecordType[Opportunity] = RecordType(
         (IndexField("lead_id", TEXT), lambda o: o.lead_id),
         (IndexField("currency", TEXT), lambda o: o.amount.currency),
         (IndexField("amount_minor", INT), lambda o: o.amount.to_minor()),
+        (IndexField("weighted_minor", INT), _weighted_minor),
         (IndexField("close_date", TEXT), lambda o: o.close_date.isoformat()),
+        (IndexField("close_month", TEXT), lambda o: period_label(o.close_date, Period.MONTH)),
+        (IndexField("close_quarter", TEXT), lambda o: period_label(o.close_date, Period.QUARTER)),
         (IndexField("updated_at", INT), lambda o: to_micros(o.updated_at)),
         (IndexField("contact_ids", TEXT, multi=True), lambda o: o.contact_ids),
     ),
     related=lambda o: (*((o.account_id,) if o.account_id else ()), *o.contact_ids),
 )
 """Opportunities, indexed by status, pipeline, stage, forecast category, owner, account,
-lead, currency, amount in minor units, close date, last change and contacts."""
+lead, currency, amount and weighted amount in minor units, close date with its month
+and quarter (``2026-03``, ``2026-Q1``), last change and contacts."""
 
 PRODUCTS: RecordType[Product] = RecordType(
     "product",

@@ -67,8 +67,11 @@ class Segments:
         at: datetime,
         batch: int,
     ) -> Iterator[str]:
-        for record in self._uow.find_all(PROFILES, where, batch=batch):
-            if criterion is None or matches(criterion, record.profile, at):
+        if criterion is None:  # everything was pushed down: no profile needs reading
+            yield from self._uow.find_ids(PROFILES, where, batch=batch)
+            return
+        for record in self._uow.find_all(PROFILES, where, batch=batch, keep=False):
+            if matches(criterion, record.profile, at):
                 yield record.id
 
     def _snapshot_members(self, members: tuple[str, ...]) -> Iterator[str]:

@@ -29,6 +29,7 @@ from crmkit.kernel.principal import Principal
 from crmkit.kernel.serialization import dumps
 from crmkit.kernel.text import clean_line, clean_token
 from crmkit.kernel.time import require_aware, to_micros
+from crmkit.ports.aggregate import Aggregate, Group, Measure, aggregate
 from crmkit.ports.notify import Message
 from crmkit.ports.query import Condition, Eq, Order, Query, decode_cursor, encode_cursor
 from crmkit.ports.storage import ChangeSet, Document, EventRecord, OutboxMessage, Put
@@ -109,6 +110,7 @@ class UnitOfWork:
         from crmkit.app.leads import Leads
         from crmkit.app.merging import Duplicates
         from crmkit.app.notifier import Notifier
+        from crmkit.app.reports import Reports
         from crmkit.app.segments import Segments
         from crmkit.app.service_desk import Articles, Cases, Complaints
         from crmkit.app.services import Accounts, Activities, Contacts
@@ -165,6 +167,8 @@ class UnitOfWork:
         """Segments evaluated on the store: pushed down where possible, checked in Python after."""
         self.journeys = Journeys(self)
         """Journeys: triggered sends planned per contact and queued in the outbox."""
+        self.reports = Reports(self)
+        """Reports over the store: pipeline, forecast, win rate, RFM, SLA, campaigns."""
 
     def __enter__(self) -> UnitOfWork:
         return self
@@ -276,16 +280,73 @@ class UnitOfWork:
         return [obj for (kind, _), (_, obj) in self._dirty.items() if kind == rtype.kind]
 
     def find_all(
-        self, rtype: RecordType[T], where: tuple[Condition, ...] = (), *, batch: int = 500
+        self,
+        rtype: RecordType[T],
+        where: tuple[Condition, ...] = (),
+        *,
+        batch: int = 500,
+        keep: bool = True,
     ) -> Iterator[T]:
-        """Every committed record matching ``where``, read ``batch`` at a time (for jobs)."""
+        """Every committed record matching ``where``, read ``batch`` at a time (for jobs).
+
+        ``keep=False`` reads without entering the records in this unit of work's
+        identity map, so memory stays bounded by ``batch`` however many match:
+        use it to read records that this unit of work will not change.
+        """
+        for page in self._pages(rtype.kind, where, batch):
+            for doc in page:
+                if keep:
+                    yield self._adopt(rtype, doc)
+                else:
+                    cached = self._cache.get((rtype.kind, doc.id))
+                    yield cached if cached is not None else decode(self._crm.loaders, rtype, doc)
+
+    def find_ids(
+        self, rtype: RecordType[Any], where: tuple[Condition, ...] = (), *, batch: int = 500
+    ) -> Iterator[str]:
+        """The ids of the committed records matching ``where``, in id order, none decoded."""
+        for page in self._pages(rtype.kind, where, batch):
+            for doc in page:
+                yield doc.id
+
+    def _pages(
+        self, kind: str, where: tuple[Condition, ...], batch: int
+    ) -> Iterator[list[Document]]:
+        self._check_open()
         cursor: str | None = None
         while True:
-            page = self.find(rtype, where, limit=batch, cursor=cursor)
-            yield from page.items
+            page = find_page(
+                lambda query: self._crm.store.query(self._crm.tenant, query),
+                lambda doc: doc,
+                kind,
+                where,
+                (),
+                batch,
+                cursor,
+            )
+            yield list(page.items)
             cursor = page.next_cursor
             if cursor is None:
                 return
+
+    def aggregate(
+        self,
+        rtype: RecordType[Any],
+        where: tuple[Condition, ...],
+        group_by: tuple[str, ...],
+        measures: tuple[Measure, ...],
+        *,
+        pushdown: bool = True,
+    ) -> list[Group]:
+        """Grouped counts and sums over committed records (`crmkit.ports.aggregate`).
+
+        The store computes them when it can (one ``GROUP BY`` on SQL stores);
+        ``pushdown=False`` computes the same groups here, a page at a time.
+        """
+        self._check_open()
+        spec = Aggregate(rtype.kind, where, group_by, measures)
+        crm = self._crm
+        return aggregate(crm.store, crm.tenant, spec, rtype.spec(), pushdown=pushdown)
 
     def save(
         self,

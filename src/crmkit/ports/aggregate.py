@@ -1,7 +1,7 @@
 """Counts, sums, minima and maxima grouped by index fields, pushed down where a store can.
 
 An `Aggregate` asks for one kind's documents that meet its conditions (the
-same `Eq`, `In` and `Range` as a `Query`), grouped by up to three
+same `Eq`, `In` and `Range` as a `Query`), grouped by up to four
 single-valued index fields, with one value per `Measure`: the number of
 documents, or the sum, minimum or maximum of an ``int`` index field.
 
@@ -52,7 +52,7 @@ from crmkit.ports.storage import (
     StoreSchema,
 )
 
-MAX_GROUP_FIELDS: Final = 3
+MAX_GROUP_FIELDS: Final = 4
 """The most fields an aggregate may group by."""
 MAX_MEASURES: Final = 16
 """The most measures one aggregate may ask for."""
@@ -104,12 +104,12 @@ class Measure:
 
 @attrs.frozen
 class Aggregate:
-    """Measures over one kind's matching documents, grouped by up to three fields.
+    """Measures over one kind's matching documents, grouped by up to four fields.
 
     Attributes:
         kind: The kind to aggregate.
         where: Conditions that must all hold (as in `Query`).
-        group_by: Zero to three distinct single-valued index fields.
+        group_by: Zero to four distinct single-valued index fields.
         measures: One to `MAX_MEASURES` measures, in the order of `Group.values`.
     """
 
