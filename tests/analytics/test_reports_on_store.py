@@ -182,3 +182,25 @@ def test_the_other_reports_stream_from_the_store(crm: Crm) -> None:
     assert (rate.won, rate.lost) == (2, 1)
     assert sla.rows == ()
     assert campaigns.rows == ()
+
+
+def test_rfm_classes_reach_the_contacts_segments_filter_on(crm: Crm) -> None:
+    from crmkit.marketing.segment import RfmClass, Segment
+
+    with crm.unit_of_work(MAX) as uow:
+        account = uow.accounts.create("ACME")
+        contact = uow.contacts.create("Berg", account_id=account.id)
+        deal = uow.opportunities.open(
+            "Pumps", amount=Money.of("100", "EUR"), close_date=date(2026, 3, 1),
+            account_id=account.id,
+        )  # fmt: skip
+        uow.opportunities.win(deal.id)
+    with crm.unit_of_work(MAX) as uow:
+        report = uow.reports.rfm(currency="EUR")
+        assert report.classes() == {account.id: "loyal"}  # one customer scores 333
+        assert uow.audiences.apply_rfm(report.classes()) == 1
+    with crm.unit_of_work(MAX) as uow:
+        loyal = Segment("s", "loyal", RfmClass(("loyal",)))
+        assert list(uow.segments.members(loyal)) == [contact.id]
+        with pytest.raises(ValidationError, match="classes"):
+            uow.audiences.apply_rfm([("a", "b")])  # type: ignore[arg-type]

@@ -19,12 +19,13 @@ What a profile holds, and from where:
   counts each win, and takes it back when the deal is reopened). Spend is kept in the
   currency of the first deal won; deals won in another currency move the last
   purchase but not the spend (convert them first, if you need one total);
-* RFM class: set by `Audiences.set_rfm_class` (the analytics job does it).
+* RFM class: set by `Audiences.apply_rfm` from the RFM report (`uow.reports.rfm`),
+  or one by one with `Audiences.set_rfm_class`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from crmkit.activities.activity import ActivityLogged
 from crmkit.app.marketing_records import AUDIENCES, PROFILES, ProfileRecord
 from crmkit.app.records import ACCOUNTS, CONTACTS, QUOTES
 from crmkit.app.services import _Service
+from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import DomainEvent
 from crmkit.kernel.ids import check_id
 from crmkit.kernel.money import Money
@@ -296,6 +298,22 @@ class Audiences(_Service[Audience]):
         record = refresh_profile(self._uow, contact_id, rfm_class=rfm_class)
         assert record is not None
         return record.profile
+
+    def apply_rfm(self, classes: Mapping[str, str]) -> int:
+        """Give each account's contacts its RFM class (``report.classes()`` of `Reports.rfm`).
+
+        Segments then filter on it (`crmkit.marketing.segment.RfmClass`). Contacts of
+        accounts not named keep the class they had. Returns the contacts updated.
+        """
+        if not isinstance(classes, Mapping):
+            raise ValidationError("classes", "must map account ids to RFM classes", classes)
+        updated = 0
+        for account_id, rfm_class in classes.items():
+            where = (Eq("account_ids", check_id(account_id, "classes")),)
+            for contact_id in self._uow.find_ids(CONTACTS, where):
+                refresh_profile(self._uow, contact_id, rfm_class=rfm_class)
+                updated += 1
+        return updated
 
     def recipient(self, contact_id: str) -> Recipient:
         """What journeys know about the contact now: dates, consent, unsubscribes and sends."""
