@@ -1,0 +1,1 @@
+"""Access control: role-based policies for the access port."""
