@@ -43,6 +43,16 @@ def test_demo_builds_a_company_and_prints_the_view(tmp_path: Path) -> None:
     assert "refused: Bob Berg (consent_withdrawn), Cleo Chen (no_consent)" in marketing
     assert "Gina Gross responded on the web: lead new, source campaign" in marketing
     assert "1 lead(s), cost per lead 400.00 EUR" in marketing
+    reports = out.split("\nReports")[1].splitlines()
+    assert reports[2:5] == [
+        "  stage          count        amount     weighted",
+        "  -------------  -----  ------------  -----------",
+        "  qualification      1  25000.00 EUR  5000.00 EUR",
+    ]
+    assert "  total: count 1; amount 25000.00 EUR; weighted 5000.00 EUR" in reports
+    assert "  campaign 'Pump care week': cost 400.00 EUR, revenue won 0.00 EUR, ROI -1.0000" in (
+        reports
+    )
 
 
 def test_demo_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:

@@ -1,21 +1,28 @@
-"""The ``crmkit`` command: ``crmkit demo`` and ``crmkit diagram NAME``."""
+"""The ``crmkit`` command: ``crmkit demo``, ``crmkit diagram NAME`` and ``crmkit report NAME``."""
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from crmkit._demo_marketing import build_marketing
+from crmkit._demo_reports import print_reports
 from crmkit._demo_sales import build_sales
 from crmkit._demo_service import build_service
+from crmkit._tables import report_text
 from crmkit.activities.activity import ACTIVITY_LIFECYCLE, ActivityKind, RecordRef
+from crmkit.adapters.fixed_rates import FixedRates, Rate
+from crmkit.analytics.report import to_json
+from crmkit.analytics.sales_pipeline import PipelineReport
 from crmkit.app.crm import Crm, open as open_crm
+from crmkit.charts import forecast_bars, pipeline_funnel, rfm_grid, sla_trend
 from crmkit.kernel.clock import FakeClock
-from crmkit.kernel.errors import CrmError
+from crmkit.kernel.errors import CrmError, ValidationError
 from crmkit.kernel.ids import SequentialIds
 from crmkit.kernel.lifecycle import Lifecycle
 from crmkit.kernel.principal import Principal
@@ -34,6 +41,9 @@ from crmkit.sales.quote import QUOTE_LIFECYCLE
 from crmkit.service.case import CASE_LIFECYCLE
 from crmkit.service.complaint import COMPLAINT_LIFECYCLE
 from crmkit.service.knowledge import ARTICLE_LIFECYCLE
+
+if TYPE_CHECKING:
+    from crmkit.app.unit_of_work import UnitOfWork
 
 LIFECYCLES: dict[str, Lifecycle[Any]] = {
     "account": ACCOUNT_LIFECYCLE,
@@ -69,7 +79,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     demo.add_argument("--replace", action="store_true", help="replace the file if it exists")
     diagram = commands.add_parser("diagram", help="print a lifecycle as a Mermaid state diagram")
     diagram.add_argument("name", choices=sorted(LIFECYCLES))
+    _add_report_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "report":
+        return run_report(args, out)
     try:
         if args.command == "diagram":
             print(LIFECYCLES[args.name].to_mermaid(), file=out)
@@ -96,6 +109,7 @@ def run_demo(path: Path, *, replace: bool = False, out: TextIO) -> int:
         build_sales(crm, account_id, out)
         build_service(crm, account_id, clock, out)
         build_marketing(crm, account_id, clock, out)
+        print_reports(crm, out)
     print(f"\nThe demo data is in {path.resolve()}", file=out)
     return 0
 
@@ -197,3 +211,116 @@ def _print_view(crm: Crm, account_id: str, out: TextIO) -> None:
         cursor = page.next_cursor
         if cursor is None:
             break
+
+
+# --- crmkit report -----------------------------------------------------------------------
+
+REPORTS = ("pipeline", "forecast", "rfm", "sla", "campaigns")
+"""The reports ``crmkit report`` runs, by name."""
+
+CHARTS: dict[str, Callable[[Any, str], Path]] = {
+    "pipeline": pipeline_funnel,
+    "forecast": forecast_bars,
+    "rfm": rfm_grid,
+    "sla": sla_trend,
+}
+"""The reports ``crmkit report --chart`` can draw, with their chart."""
+
+READER = Principal("cli-report", roles={"report_reader"})
+"""The principal ``crmkit report`` reads as; it never writes."""
+
+
+def _add_report_parser(commands: Any) -> None:
+    report = commands.add_parser(
+        "report", help="print a report on a store as a table or JSON (optionally draw it)"
+    )
+    report.add_argument("name", choices=REPORTS)
+    report.add_argument(
+        "--db", required=True, metavar="URL", help="the store, e.g. sqlite:///crm.db"
+    )
+    report.add_argument("--currency", default="EUR", help="the reporting currency (default EUR)")
+    report.add_argument(
+        "--rate",
+        action="append",
+        default=[],
+        metavar="SRC:DST=RATE",
+        help="an exchange rate, e.g. USD:EUR=0.92 (repeat for more)",
+    )
+    report.add_argument("--by", help="pipeline only: stage, owner and/or period (default stage)")
+    report.add_argument(
+        "--period",
+        help="month or quarter (pipeline, forecast); week, month, quarter or year (sla)",
+    )
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.add_argument(
+        "--chart", metavar="PATH", help="also draw the report into PATH (.png or .svg)"
+    )
+
+
+def parse_rates(texts: Sequence[str]) -> FixedRates:
+    """Exchange rates from ``SRC:DST=RATE`` texts, for example ``USD:EUR=0.92``."""
+    rows: list[Rate] = []
+    for text in texts:
+        pair, equals, rate = text.partition("=")
+        source, colon, target = pair.partition(":")
+        if not (equals and colon and source and target and rate):
+            raise ValidationError("--rate", "must look like USD:EUR=0.92", text)
+        rows.append(Rate(source.strip(), target.strip(), rate.strip()))
+    return FixedRates(rows)
+
+
+def _check_url(url: str) -> str:
+    # Opening a SQLite URL creates a missing file: a report must not.
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise ValidationError("--db", "no such SQLite file", str(path))
+    return url
+
+
+def _run(uow: UnitOfWork, args: argparse.Namespace, rates: FixedRates) -> object:
+    if args.by is not None and args.name != "pipeline":
+        raise ValidationError("--by", "applies to the pipeline report only", args.by)
+    if args.name == "pipeline":
+        by = tuple(part.strip() for part in (args.by or "stage").split(","))
+        return uow.reports.pipeline(
+            currency=args.currency, rates=rates, by=by, period=args.period or "month"
+        )
+    if args.name == "forecast":
+        return uow.reports.forecast(
+            currency=args.currency, rates=rates, period=args.period or "quarter"
+        )
+    if args.name == "rfm":
+        return uow.reports.rfm(currency=args.currency)
+    if args.name == "sla":
+        return uow.reports.sla(period=args.period)
+    return uow.reports.campaigns()
+
+
+def _columns(report: object) -> tuple[str, ...] | None:
+    # A pipeline shows the columns it was grouped by, even where all are None (unowned).
+    if isinstance(report, PipelineReport):
+        return (*(d.value for d in report.by), "count", "amount", "weighted")
+    return None
+
+
+def run_report(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``crmkit report``; a bad input prints one line to stderr and returns 2."""
+    try:
+        rates = parse_rates(args.rate)
+        if args.chart is not None and args.name not in CHARTS:
+            raise ValidationError("--chart", f"the {args.name} report has no chart", args.chart)
+        with open_crm(_check_url(args.db)) as crm, crm.unit_of_work(READER) as uow:
+            report = _run(uow, args, rates)
+        if args.chart is not None:
+            CHARTS[args.name](report, args.chart)
+    except (CrmError, OSError, sqlite3.Error) as exc:
+        print(f"crmkit report: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(to_json(report), file=out)
+    else:
+        print(report_text(report, _columns(report)), file=out)
+        if args.chart is not None:
+            print(f"chart written to {args.chart}", file=out)
+    return 0
