@@ -2,11 +2,12 @@
 
 Every value travels as a parameter, in clause order; only validated field
 names become SQL text. An ``In`` list travels as one array (``= ANY(%s)``).
-Conditions on multi-valued fields read the ``crm_multi`` side table. Nulls
-sort last in either direction (``NULLS LAST``), text in code point order
-(``COLLATE "C"`` columns), and ids break ties, so a keyset (the last row's
-sort values and id) names the exact place to resume. An aggregate shares
-the WHERE clause (`where_sql`) and adds ``GROUP BY`` (see
+Conditions on multi-valued fields are a correlated ``EXISTS`` on the
+``crm_multi`` side table, answered by its primary key (tenant, kind, name,
+value, id). Nulls sort last in either direction (``NULLS LAST``), text in
+code point order (``COLLATE "C"`` columns), and ids break ties, so a keyset
+(the last row's sort values and id) names the exact place to resume. An
+aggregate shares the WHERE clause (`where_sql`) and adds ``GROUP BY`` (see
 `crmkit.adapters._sql.aggregate_select`).
 """
 
@@ -68,10 +69,18 @@ def _condition(kind: Kind, tenant: str, cond: Condition, params: list[Any]) -> s
         values = (cond.value,) if isinstance(cond, Eq) else cast(In, cond).values
         if not values:
             return "FALSE"
-        params.extend((tenant, kind.name, cond.field, [multi_text(v) for v in values]))
+        params.extend((tenant, kind.name, cond.field))
+        if len(values) == 1:
+            params.append(multi_text(values[0]))
+            test = "= %s"
+        else:
+            params.append([multi_text(v) for v in values])
+            test = "= ANY(%s::text[])"
+        # Correlated, as on SQLite: one primary-key probe per candidate
+        # document instead of collecting every matching id for each keyset page.
         return (
-            "t.id IN (SELECT m.id FROM crm_multi AS m WHERE m.tenant = %s AND m.kind = %s"
-            " AND m.name = %s AND m.value = ANY(%s::text[]))"
+            "EXISTS (SELECT 1 FROM crm_multi AS m WHERE m.tenant = %s AND m.kind = %s"
+            f" AND m.name = %s AND m.value {test} AND m.id = t.id)"
         )
     column = "t.id" if cond.field == "id" else "t." + quote(cond.field)
     if isinstance(cond, Eq):

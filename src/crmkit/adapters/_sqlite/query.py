@@ -1,12 +1,13 @@
 """A `Query` (or an `Aggregate`) translated to one SELECT over its kind's table.
 
 Every value travels as a parameter, in clause order; only validated field
-names become SQL text. Conditions on multi-valued fields read the
-``crm_multi`` side table; a long ``In`` list travels as one JSON array through
-``json_each``. Nulls sort last in either direction, and ids break ties, so a
-keyset (the last row's sort values and id) names the exact place to resume. An aggregate shares
-the WHERE clause (`where_sql`) and adds ``GROUP BY`` (see
-`crmkit.adapters._sql.aggregate_select`).
+names become SQL text. Conditions on multi-valued fields are a correlated
+``EXISTS`` on the ``crm_multi`` side table, which its primary key (tenant,
+kind, name, value, id) answers with one probe per document; a long ``In``
+list travels as one JSON array through ``json_each``. Nulls sort last in
+either direction, and ids break ties, so a keyset (the last row's sort values
+and id) names the exact place to resume. An aggregate shares the WHERE clause
+(`where_sql`) and adds ``GROUP BY`` (see `crmkit.adapters._sql.aggregate_select`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,14 @@ def _in_list(values: Sequence[Any], params: list[Any]) -> str:
     return f"({marks(len(values))})"
 
 
+def _value_test(values: Sequence[Any], params: list[Any]) -> str:
+    """``= ?`` for one value (a single primary-key probe), else an ``IN`` list."""
+    if len(values) == 1:
+        params.append(values[0])
+        return "= ?"
+    return "IN " + _in_list(values, params)
+
+
 def _condition(kind: Kind, tenant: str, cond: Condition, params: list[Any]) -> str:
     if cond.field in kind.multis:
         if isinstance(cond, Eq) and cond.value is None:
@@ -97,11 +106,13 @@ def _condition(kind: Kind, tenant: str, cond: Condition, params: list[Any]) -> s
         if not values:
             return "0"
         params.extend((tenant, kind.name, cond.field))
-        # An uncorrelated IN list of ids: SQLite reads the matching side rows
-        # once through the primary key, then looks the documents up by id.
+        # Correlated, one primary-key probe per candidate document: an
+        # uncorrelated `t.id IN (SELECT m.id ...)` is materialised once per
+        # statement, so every keyset page re-read all matching ids (a page of
+        # 500 cost ~17 ms against 60,000 ids; a whole segment 595 -> 99 ms).
         return (
-            "t.id IN (SELECT m.id FROM crm_multi AS m WHERE m.tenant = ? AND m.kind = ?"
-            f" AND m.name = ? AND m.value IN {_in_list(values, params)})"
+            "EXISTS (SELECT 1 FROM crm_multi AS m WHERE m.tenant = ? AND m.kind = ?"
+            f" AND m.name = ? AND m.value {_value_test(values, params)} AND m.id = t.id)"
         )
     column = "t.id" if cond.field == "id" else "t." + quote(cond.field)
     if isinstance(cond, Eq):
