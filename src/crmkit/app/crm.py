@@ -35,6 +35,7 @@ from crmkit.marketing.campaign_events import EVENTS as CAMPAIGN_EVENTS
 from crmkit.marketing.member_events import EVENTS as MEMBER_EVENTS
 from crmkit.parties.events import EVENTS as PARTY_EVENTS
 from crmkit.parties.merge_record import EVENTS as MERGE_EVENTS
+from crmkit.ports.access import AccessPolicy, AllowAll
 from crmkit.ports.query import Eq, In, Order, Query
 from crmkit.ports.storage import DocumentStore, StoredEvent
 from crmkit.sales.catalog_events import EVENTS as CATALOG_EVENTS
@@ -79,6 +80,9 @@ class Crm:
             credits) in step; they run before the policies, whatever the host passes.
         sales: How this host runs its sales process.
         service: How this host runs its service desk.
+        access: Who may read and change what (`crmkit.ports.access`); everyone may do
+            everything unless the host passes a policy such as
+            `crmkit.security.defaults.default_policy`.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class Crm:
         policies: Policies | None = None,
         sales: SalesSettings | None = None,
         service: ServiceSettings | None = None,
+        access: AccessPolicy | None = None,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -114,6 +119,9 @@ class Crm:
         self.sales = SalesSettings() if sales is None else sales
         if not isinstance(self.sales, SalesSettings):
             raise ValidationError("sales", "must be SalesSettings", type(self.sales).__name__)
+        self.access: AccessPolicy = AllowAll() if access is None else access
+        if not callable(getattr(self.access, "scope", None)):
+            raise ValidationError("access", "must be an AccessPolicy", type(self.access).__name__)
         self.service = ServiceSettings() if service is None else service
         if not isinstance(self.service, ServiceSettings):
             raise ValidationError("service", "must be ServiceSettings", type(self.service).__name__)
@@ -282,6 +290,7 @@ def open(
     policies: Policies | None = None,
     sales: SalesSettings | None = None,
     service: ServiceSettings | None = None,
+    access: AccessPolicy | None = None,
 ) -> Crm:
     """Open a CRM on a store named by URL (see `store_from_url` for the schemes).
 
@@ -303,4 +312,5 @@ def open(
         policies=policies,
         sales=sales,
         service=service,
+        access=access,
     )

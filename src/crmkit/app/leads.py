@@ -172,10 +172,11 @@ class Leads(_Service[Lead]):
             data.company,
             created_at=self._uow.stamp().at,
         )
-        found = [
-            *self._uow.duplicates.matches("lead", candidate),
-            *self._uow.duplicates.matches("contact", candidate),
-        ]
+        with self._uow.trusted():  # duplicates are found across every owner's records
+            found = [
+                *self._uow.duplicates.matches("lead", candidate),
+                *self._uow.duplicates.matches("contact", candidate),
+            ]
         return tuple(sorted(found, key=lambda m: (-m.score, _other(m))))
 
     def _reusable(self, matches: tuple[Match, ...]) -> Lead | None:
@@ -307,7 +308,8 @@ class Leads(_Service[Lead]):
         name = lead.company or lead.name or "unknown"
         if account_id is None:
             probe = Candidate(_PROBE, "account", name, (), (), name, created_at=stamp.at)
-            found = self._uow.duplicates.matches("account", probe)
+            with self._uow.trusted():
+                found = self._uow.duplicates.matches("account", probe)
             account_id = _other(found[0]) if found else None
         if account_id is not None:
             account = self._uow.accounts.get(account_id)
@@ -334,7 +336,8 @@ class Leads(_Service[Lead]):
             owner_id=lead.owner_id,
         )
         if contact_id is None:
-            found = self._uow.duplicates.matches("contact", Candidate.of_contact(fresh))
+            with self._uow.trusted():
+                found = self._uow.duplicates.matches("contact", Candidate.of_contact(fresh))
             contact_id = _other(found[0]) if found else None
         if contact_id is None:
             contact = self._uow.save(CONTACTS, fresh, created)

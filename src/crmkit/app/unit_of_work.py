@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -19,6 +20,7 @@ import attrs
 
 from crmkit.activities.activity import RecordRef
 from crmkit.activities.timeline import TimelineEntry
+from crmkit.app.guard import Guard
 from crmkit.app.policies import MAX_DEPTH, PolicyLoop
 from crmkit.app.records import TIMELINE, RecordType
 from crmkit.kernel.checks import items
@@ -29,7 +31,7 @@ from crmkit.kernel.principal import Principal
 from crmkit.kernel.serialization import dumps
 from crmkit.kernel.text import clean_line, clean_token
 from crmkit.kernel.time import require_aware, to_micros
-from crmkit.ports.aggregate import Aggregate, Group, Measure, aggregate
+from crmkit.ports.aggregate import Aggregate, Group, Measure, aggregate, run_aggregate
 from crmkit.ports.notify import Message
 from crmkit.ports.query import Condition, Eq, Order, Query, decode_cursor, encode_cursor
 from crmkit.ports.storage import ChangeSet, Document, EventRecord, OutboxMessage, Put
@@ -125,6 +127,7 @@ class UnitOfWork:
         self._events: list[tuple[DomainEvent, tuple[str, ...]]] = []  # with timeline subjects
         self._done = False
         self._depth = 0  # how deep policies are nested right now
+        self._guard = Guard(crm.access, principal)
         self.contacts = Contacts(self)
         """Contacts: create, change, link to accounts, consent, find."""
         self.accounts = Accounts(self)
@@ -217,11 +220,23 @@ class UnitOfWork:
             raise ValidationError("id", "must be a string", id)
         key = (rtype.kind, id)
         if key in self._cache:
-            return self._cache[key]  # type: ignore[no-any-return]
-        doc = self._crm.store.get(self._crm.tenant, rtype.kind, id)
-        if doc is None:
-            raise NotFound(rtype.kind, id)
-        return self._adopt(rtype, doc)
+            obj: T = self._cache[key]
+        else:
+            doc = self._crm.store.get(self._crm.tenant, rtype.kind, id)
+            if doc is None:
+                raise NotFound(rtype.kind, id)
+            obj = self._adopt(rtype, doc)
+        self._guard.read(rtype, obj)
+        return obj
+
+    def trusted(self) -> AbstractContextManager[None]:
+        """A block whose reads and writes the access policy does not check.
+
+        For lookups a command needs beyond what its principal may see, such as
+        duplicate detection across every owner's records. Policies and
+        projections run trusted on their own.
+        """
+        return self._guard.trusted()
 
     def get_or_none(self, rtype: RecordType[T], id: str) -> T | None:
         """The aggregate with ``id``, or None when there is none."""
@@ -265,11 +280,14 @@ class UnitOfWork:
     ) -> Page[T]:
         """Committed records matching ``where`` (uncommitted changes of this unit are not seen)."""
         self._check_open()
+        scoped = self._guard.narrow(rtype, where)
+        if scoped is None:
+            return Page((), None)
         return find_page(
             lambda query: self._crm.store.query(self._crm.tenant, query),
             lambda doc: self._adopt(rtype, doc),
             rtype.kind,
-            where,
+            scoped,
             order_by,
             limit,
             cursor,
@@ -293,7 +311,8 @@ class UnitOfWork:
         identity map, so memory stays bounded by ``batch`` however many match:
         use it to read records that this unit of work will not change.
         """
-        for page in self._pages(rtype.kind, where, batch):
+        scoped = self._guard.narrow(rtype, where)
+        for page in self._pages(rtype.kind, scoped, batch):
             for doc in page:
                 if keep:
                     yield self._adopt(rtype, doc)
@@ -305,14 +324,17 @@ class UnitOfWork:
         self, rtype: RecordType[Any], where: tuple[Condition, ...] = (), *, batch: int = 500
     ) -> Iterator[str]:
         """The ids of the committed records matching ``where``, in id order, none decoded."""
-        for page in self._pages(rtype.kind, where, batch):
+        scoped = self._guard.narrow_view(rtype.kind, where)
+        for page in self._pages(rtype.kind, scoped, batch):
             for doc in page:
                 yield doc.id
 
     def _pages(
-        self, kind: str, where: tuple[Condition, ...], batch: int
+        self, kind: str, where: tuple[Condition, ...] | None, batch: int
     ) -> Iterator[list[Document]]:
         self._check_open()
+        if where is None:  # nothing in scope
+            return
         cursor: str | None = None
         while True:
             page = find_page(
@@ -344,7 +366,11 @@ class UnitOfWork:
         ``pushdown=False`` computes the same groups here, a page at a time.
         """
         self._check_open()
-        spec = Aggregate(rtype.kind, where, group_by, measures)
+        self._guard.sums(rtype, measures)
+        scoped = self._guard.narrow_view(rtype.kind, where)
+        spec = Aggregate(rtype.kind, () if scoped is None else scoped, group_by, measures)
+        if scoped is None:  # nothing in scope: the Python fallback over no documents
+            return run_aggregate(spec, ())
         crm = self._crm
         return aggregate(crm.store, crm.tenant, spec, rtype.spec(), pushdown=pushdown)
 
@@ -362,6 +388,7 @@ class UnitOfWork:
         """
         self._check_open()
         key = (rtype.kind, obj.id)  # type: ignore[attr-defined]
+        self._guard.write(rtype, self._cache.get(key) if self._loaded.get(key, 0) else None, obj)
         if idempotency_key is not None:
             self._keys[key] = clean_line(idempotency_key, IDEMPOTENCY_KEY, max_len=200)
         self._loaded.setdefault(key, 0)
@@ -386,8 +413,9 @@ class UnitOfWork:
             )
         self._depth += 1
         try:
-            for handler in handlers:
-                handler(event, self)
+            with self._guard.trusted():  # they act for the CRM, not for the principal
+                for handler in handlers:
+                    handler(event, self)
         finally:
             self._depth -= 1
 
