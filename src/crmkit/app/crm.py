@@ -19,10 +19,10 @@ from crmkit.app.audiences import PROFILE_PROJECTIONS
 from crmkit.app.campaigns import CREDIT_PROJECTIONS
 from crmkit.app.deals import draft_contract
 from crmkit.app.policies import Policies
-from crmkit.app.records import MERGES, TIMELINE, schema
+from crmkit.app.records import schema
 from crmkit.app.service_settings import ServiceSettings
 from crmkit.app.settings import SalesSettings
-from crmkit.app.unit_of_work import Page, UnitOfWork, decode, find_page
+from crmkit.app.unit_of_work import Page, UnitOfWork
 from crmkit.kernel.clock import Clock, SystemClock
 from crmkit.kernel.errors import StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, EventRegistry
@@ -36,7 +36,6 @@ from crmkit.marketing.member_events import EVENTS as MEMBER_EVENTS
 from crmkit.parties.events import EVENTS as PARTY_EVENTS
 from crmkit.parties.merge_record import EVENTS as MERGE_EVENTS
 from crmkit.ports.access import AccessPolicy, AllowAll
-from crmkit.ports.query import Eq, In, Order, Query
 from crmkit.ports.storage import DocumentStore, StoredEvent
 from crmkit.sales.catalog_events import EVENTS as CATALOG_EVENTS
 from crmkit.sales.contract_events import EVENTS as CONTRACT_EVENTS
@@ -146,24 +145,13 @@ class Crm:
         For an account it includes what happened to its contacts while they
         were linked to it; for a survivor of a merge, the history of the
         duplicates merged into it. Pages are keyset-paged: pass ``next_cursor`` back.
+        Under an access policy the principal must be allowed to read the record,
+        and entries about records it may not read are left out
+        (`crmkit.app.timeline_view`).
         """
-        check_id(record_id, "record_id")
-        if not isinstance(principal, Principal):
-            raise ValidationError("principal", "must be a Principal", principal)
-        merges = self.store.query(
-            self.tenant,
-            Query(MERGES.kind, (Eq("survivor_id", record_id), Eq("status", "done")), limit=1000),
-        )
-        merged = [id for doc in merges for id in decode(self.loaders, MERGES, doc).duplicate_ids]
-        return find_page(
-            lambda query: self.store.query(self.tenant, query),
-            lambda doc: decode(self.loaders, TIMELINE, doc),
-            TIMELINE.kind,
-            (In("subjects", (record_id, *merged)) if merged else Eq("subjects", record_id),),
-            (Order("occurred_at", descending=True),),
-            limit,
-            cursor,
-        )
+        from crmkit.app.timeline_view import timeline_page
+
+        return timeline_page(self, record_id, principal, limit, cursor)
 
     def events(
         self, *, after: int = 0, limit: int = 1000, stream_id: str | None = None

@@ -106,10 +106,12 @@ TIMELINE: RecordType[TimelineEntry] = RecordType(
         (IndexField("occurred_at", INT), lambda e: to_micros(e.occurred_at)),
         (IndexField("event_type", TEXT), lambda e: e.event_type),
         (IndexField("subjects", TEXT, multi=True), lambda e: e.subjects),
+        (IndexField("source_kind", TEXT), lambda e: e.record.kind),
     ),
     idempotent=False,
 )
-"""Timeline entries, indexed by time, event type and every record they concern."""
+"""Timeline entries, indexed by time, event type, every record they concern and the kind
+of the record that changed."""
 
 MERGES: RecordType[MergeRecord] = RecordType(
     "merge",
