@@ -149,3 +149,15 @@ def test_an_agent_reads_deals_only_without_their_amounts() -> None:
         with pytest.raises(PermissionDenied, match="amount"):
             uow.opportunities.get(DEAL_IDS[0])
         assert len(list(uow.find_ids(OPPORTUNITIES))) == len(DEAL_IDS)
+        view = uow.opportunities.view(DEAL_IDS[0])
+        assert view["name"] == "Deal of u-anna"
+        assert "amount" not in view
+        assert all("amount" not in v for v in uow.views(OPPORTUNITIES))
+    rep = Principal("u-anna", roles={"sales_rep"})
+    with CRM.unit_of_work(rep) as uow:
+        assert uow.opportunities.view(DEAL_IDS[0])["amount"] == {
+            "amount": "100.00",
+            "currency": "EUR",
+        }
+        with pytest.raises(PermissionDenied):
+            uow.opportunities.view(DEAL_IDS[1])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from crmkit.activities.activity import Activity, ActivityKind, Direction, RecordRef
 from crmkit.app.records import ACCOUNTS, ACTIVITIES, CONTACTS, RecordType
@@ -48,6 +48,10 @@ class _Service(Generic[T]):
     def get(self, id: str) -> T:
         """The record with ``id``; `NotFound` if there is none."""
         return self._uow.get(self._type, id)
+
+    def view(self, id: str) -> dict[str, Any]:
+        """The record as JSON-ready data without the fields hidden from the principal."""
+        return self._uow.view(self._type, id)
 
     def find(
         self,

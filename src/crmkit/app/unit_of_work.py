@@ -229,6 +229,44 @@ class UnitOfWork:
         self._guard.read(rtype, obj)
         return obj
 
+    def view(self, rtype: RecordType[Any], id: str) -> dict[str, Any]:
+        """The record as JSON-ready data, without the fields hidden from the principal.
+
+        For principals who may see a record but not all of it (a service agent
+        and a deal's amount); `PermissionDenied` when the record is out of scope.
+        """
+        self._check_open()
+        if not isinstance(id, str):
+            raise ValidationError("id", "must be a string", id)
+        key = (rtype.kind, id)
+        if key in self._cache:
+            obj = self._cache[key]
+        else:
+            doc = self._crm.store.get(self._crm.tenant, rtype.kind, id)
+            if doc is None:
+                raise NotFound(rtype.kind, id)
+            obj = self._adopt(rtype, doc)
+        self._guard.see(rtype, obj)
+        return self._masked(rtype, obj)
+
+    def views(
+        self, rtype: RecordType[Any], where: tuple[Condition, ...] = (), *, batch: int = 500
+    ) -> Iterator[dict[str, Any]]:
+        """Every record in scope matching ``where``, as `view` gives them, ``batch`` at a time."""
+        scoped = self._guard.narrow_view(rtype.kind, where)
+        for page in self._pages(rtype.kind, scoped, batch):
+            for doc in page:
+                cached = self._cache.get((rtype.kind, doc.id))
+                obj = cached if cached is not None else decode(self._crm.loaders, rtype, doc)
+                yield self._masked(rtype, obj)
+
+    def _masked(self, rtype: RecordType[Any], obj: Any) -> dict[str, Any]:
+        data: dict[str, Any] = self._crm.converter.unstructure(obj)
+        if self._guard.checking:
+            for name in self._guard.policy.hidden_fields(self.principal, rtype.kind):
+                data.pop(name, None)
+        return data
+
     def trusted(self) -> AbstractContextManager[None]:
         """A block whose reads and writes the access policy does not check.
 
