@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from types import TracebackType
 
@@ -16,6 +17,7 @@ import cattrs
 from crmkit.activities.activity import EVENTS as ACTIVITY_EVENTS
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.app.audiences import PROFILE_PROJECTIONS
+from crmkit.app.audit_trail import AuditTrail
 from crmkit.app.campaigns import CREDIT_PROJECTIONS
 from crmkit.app.deals import draft_contract
 from crmkit.app.policies import Policies
@@ -23,6 +25,7 @@ from crmkit.app.records import schema
 from crmkit.app.service_settings import ServiceSettings
 from crmkit.app.settings import SalesSettings
 from crmkit.app.unit_of_work import Page, UnitOfWork
+from crmkit.audit.entry import AuditKey
 from crmkit.kernel.clock import Clock, SystemClock
 from crmkit.kernel.errors import StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, EventRegistry
@@ -79,6 +82,9 @@ class Crm:
             credits) in step; they run before the policies, whatever the host passes.
         sales: How this host runs its sales process.
         service: How this host runs its service desk.
+        audit_key: The key that signs audit payloads; with it, every unit of work writes
+            the audit trail (`crmkit.app.audit_trail`). Without it, nothing is audited.
+        audit_keys: Earlier keys, still needed to verify entries they signed.
         access: Who may read and change what (`crmkit.ports.access`); everyone may do
             everything unless the host passes a policy such as
             `crmkit.security.defaults.default_policy`.
@@ -95,6 +101,8 @@ class Crm:
         sales: SalesSettings | None = None,
         service: ServiceSettings | None = None,
         access: AccessPolicy | None = None,
+        audit_key: AuditKey | None = None,
+        audit_keys: Iterable[AuditKey] = (),
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -121,6 +129,14 @@ class Crm:
         self.access: AccessPolicy = AllowAll() if access is None else access
         if not callable(getattr(self.access, "scope", None)):
             raise ValidationError("access", "must be an AccessPolicy", type(self.access).__name__)
+        if audit_key is not None and not isinstance(audit_key, AuditKey):
+            raise ValidationError("audit_key", "must be an AuditKey", personal=True)
+        self.audit_key = audit_key
+        self.audit_keys: tuple[AuditKey, ...] = tuple(
+            dict.fromkeys((*(() if audit_key is None else (audit_key,)), *audit_keys))
+        )
+        self.audit = AuditTrail(self)
+        """The audit trail: seal it, verify it, read it."""
         self.service = ServiceSettings() if service is None else service
         if not isinstance(self.service, ServiceSettings):
             raise ValidationError("service", "must be ServiceSettings", type(self.service).__name__)
@@ -279,6 +295,8 @@ def open(
     sales: SalesSettings | None = None,
     service: ServiceSettings | None = None,
     access: AccessPolicy | None = None,
+    audit_key: AuditKey | None = None,
+    audit_keys: Iterable[AuditKey] = (),
 ) -> Crm:
     """Open a CRM on a store named by URL (see `store_from_url` for the schemes).
 
@@ -301,4 +319,6 @@ def open(
         sales=sales,
         service=service,
         access=access,
+        audit_key=audit_key,
+        audit_keys=audit_keys,
     )

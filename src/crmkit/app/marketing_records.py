@@ -103,6 +103,7 @@ PROFILES: RecordType[ProfileRecord] = RecordType(
     ((IndexField("active", TEXT), lambda r: "yes" if r.active else "no"),),
     idempotent=False,
     bulk=(INDEX_FIELDS, lambda r: profile_index(r.profile)),
+    audited=False,
 )
 """Segment profiles (one per contact, same id), indexed by `INDEX_FIELDS`."""
 
@@ -114,6 +115,7 @@ CREDITS: RecordType[DealCredit] = RecordType(
         (IndexField("won_at", INT), lambda d: to_micros(d.won_at)),
     ),
     idempotent=False,
+    audited=False,
 )
 """Campaign credits of won deals (one per opportunity, same id), indexed by the campaigns
 credited (none while void) and the time of the win."""

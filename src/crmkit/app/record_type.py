@@ -26,6 +26,8 @@ class RecordType(Generic[T]):
             unique ``idempotency_key`` index field.
         bulk: Further index fields and the one function that computes all their values
             (for a read model whose index comes from one computation).
+        audited: Whether changes are written to the audit trail (read models that follow
+            from audited records are not).
         related: Ids of other records whose timelines show this record's events,
             read from its state right after each change (a contact's accounts).
     """
@@ -35,6 +37,7 @@ class RecordType(Generic[T]):
     indexes: tuple[tuple[IndexField, Callable[[T], IndexValue]], ...]
     idempotent: bool = True
     bulk: tuple[tuple[IndexField, ...], Callable[[T], Mapping[str, IndexValue]]] | None = None
+    audited: bool = True
     related: Callable[[T], tuple[str, ...]] = lambda _: ()
 
     def spec(self) -> KindSpec:

@@ -13,6 +13,7 @@ from typing import Any
 from crmkit.activities.activity import Activity
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.analytics.periods import Period, period_label
+from crmkit.app.audit_records import AUDIT_RECORD_TYPES
 from crmkit.app.marketing_records import MARKETING_RECORD_TYPES
 from crmkit.app.record_type import INT, TEXT, RecordType as RecordType
 from crmkit.kernel.money import Money
@@ -109,6 +110,7 @@ TIMELINE: RecordType[TimelineEntry] = RecordType(
         (IndexField("source_kind", TEXT), lambda e: e.record.kind),
     ),
     idempotent=False,
+    audited=False,
 )
 """Timeline entries, indexed by time, event type, every record they concern and the kind
 of the record that changed."""
@@ -341,6 +343,7 @@ RECORD_TYPES: tuple[RecordType[Any], ...] = (
     CASES,
     ARTICLES,
     *MARKETING_RECORD_TYPES,
+    *AUDIT_RECORD_TYPES,
 )
 """Every record type crmkit stores."""
 

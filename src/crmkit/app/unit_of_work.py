@@ -20,9 +20,12 @@ import attrs
 
 from crmkit.activities.activity import RecordRef
 from crmkit.activities.timeline import TimelineEntry
+from crmkit.app.audit_records import audit_writes
 from crmkit.app.guard import Guard
 from crmkit.app.policies import MAX_DEPTH, PolicyLoop
 from crmkit.app.records import TIMELINE, RecordType
+from crmkit.audit.diff import field_diff
+from crmkit.audit.entry import record_change
 from crmkit.kernel.checks import items
 from crmkit.kernel.errors import CrmError, NotFound, StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, Stamp
@@ -121,6 +124,7 @@ class UnitOfWork:
         self.principal = principal
         self._loaded: dict[tuple[str, str], int] = {}  # version as read; 0 for new records
         self._cache: dict[tuple[str, str], Any] = {}
+        self._read: dict[tuple[str, str], Any] = {}
         self._dirty: dict[tuple[str, str], tuple[RecordType[Any], Any]] = {}
         self._keys: dict[tuple[str, str], str] = {}  # idempotency keys of records seen
         self._outbox: list[OutboxMessage] = []
@@ -291,6 +295,7 @@ class UnitOfWork:
         obj = decode(self._crm.loaders, rtype, doc)
         self._loaded[key] = doc.version
         self._cache[key] = obj
+        self._read[key] = obj  # as stored: the audit trail diffs against it
         idempotency_key = doc.index.get(IDEMPOTENCY_KEY)
         if isinstance(idempotency_key, str):
             self._keys[key] = idempotency_key
@@ -549,7 +554,29 @@ class UnitOfWork:
                     0,
                 )
             )
+        writes.extend(self._audit())
         return ChangeSet(tuple(writes), tuple(records), tuple(self._outbox))
+
+    def _audit(self) -> Iterator[Put]:
+        """An audit entry and its payload for every audited record this unit changed."""
+        key = self._crm.audit_key
+        if key is None:
+            return
+        commands: dict[tuple[str, str], str] = {}
+        for event, _ in reversed(self._events):  # the first event on a record names the command
+            commands[(event.aggregate_kind, event.aggregate_id)] = event.event_type
+        at = self._crm.clock.now()
+        for (kind, id), (rtype, obj) in self._dirty.items():
+            if not rtype.audited:
+                continue
+            changes = field_diff(self._read.get((kind, id)), obj, converter=self._crm.converter)
+            if not changes:
+                continue
+            entry, payload = record_change(
+                self.new_id(), at, self.principal, commands.get((kind, id), "save"),
+                kind, id, obj.version, changes, key,
+            )  # fmt: skip
+            yield from audit_writes(entry, payload, self._crm.converter)
 
     def _index(self, key: tuple[str, str], rtype: RecordType[Any], obj: Any) -> dict[str, Any]:
         index = rtype.index(obj)
