@@ -15,11 +15,12 @@ from crmkit.app.crm import Crm, open
 from crmkit.app.dispatcher import Dispatcher, DispatchReport
 from crmkit.app.leads import Conversion, LeadImport, OnDuplicate
 from crmkit.app.notifier import Refusal, Template
+from crmkit.app.paging import Page
 from crmkit.app.policies import Policies
 from crmkit.app.service_desk import TickReport
 from crmkit.app.service_settings import ServiceSettings
 from crmkit.app.settings import ContractDefaults, SalesSettings
-from crmkit.app.unit_of_work import Page, UnitOfWork
+from crmkit.app.unit_of_work import UnitOfWork
 from crmkit.kernel.clock import Clock, FakeClock, FixedClock, SystemClock
 from crmkit.kernel.errors import (
     ConcurrencyConflict,

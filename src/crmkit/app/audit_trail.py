@@ -23,8 +23,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from crmkit.app.audit_records import AUDIT, AUDIT_PAYLOADS, AUDIT_PENDING, record_doc
+from crmkit.app.paging import Page, decode, find_page
 from crmkit.app.record_type import RecordType
-from crmkit.app.unit_of_work import Page, decode, find_page
 from crmkit.audit.chain import SealedEntry, VerifyReport, seal, verify
 from crmkit.audit.diff import Change
 from crmkit.kernel.errors import PermissionDenied, StorageError, ValidationError

@@ -20,11 +20,12 @@ from crmkit.app.audiences import PROFILE_PROJECTIONS
 from crmkit.app.audit_trail import AuditTrail
 from crmkit.app.campaigns import CREDIT_PROJECTIONS
 from crmkit.app.deals import draft_contract
+from crmkit.app.paging import Page
 from crmkit.app.policies import Policies
 from crmkit.app.records import schema
 from crmkit.app.service_settings import ServiceSettings
 from crmkit.app.settings import SalesSettings
-from crmkit.app.unit_of_work import Page, UnitOfWork
+from crmkit.app.unit_of_work import UnitOfWork
 from crmkit.audit.entry import AuditKey
 from crmkit.kernel.clock import Clock, SystemClock
 from crmkit.kernel.errors import StorageError, ValidationError

@@ -28,8 +28,8 @@ import attrs
 
 from crmkit.app.marketing_records import AUDIENCES
 from crmkit.app.notifier import CONSENT_CHANNELS, consent_refusal
+from crmkit.app.paging import decode
 from crmkit.app.records import CONTACTS
-from crmkit.app.unit_of_work import decode
 from crmkit.kernel.errors import ConcurrencyConflict, StorageError, ValidationError
 from crmkit.kernel.serialization import loads, structure
 from crmkit.kernel.time import to_micros

@@ -211,7 +211,7 @@ class Leads(_Service[Lead]):
         lead, event = self.get(id).nurture(self._uow.stamp())
         return self._uow.save(LEADS, lead, event)
 
-    def qualify(self, id: str, **answers: str) -> Lead:
+    def qualify(self, id: str, /, **answers: str) -> Lead:
         """Qualify a lead against the configured criteria, with any further answers."""
         criteria = self._uow.settings.qualification
         lead, event = self.get(id).qualify(criteria, self._uow.stamp(), answers or None)
@@ -227,7 +227,7 @@ class Leads(_Service[Lead]):
         lead, event = self.get(id).recycle(self._uow.stamp())
         return self._uow.save(LEADS, lead, event)
 
-    def answer(self, id: str, **answers: str) -> Lead:
+    def answer(self, id: str, /, **answers: str) -> Lead:
         """Record qualification answers."""
         lead, event = self.get(id).answer(answers, self._uow.stamp())
         return self._uow.save(LEADS, lead, event)

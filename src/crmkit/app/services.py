@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from crmkit.activities.activity import Activity, ActivityKind, Direction, RecordRef
+from crmkit.app.paging import Page
 from crmkit.app.records import ACCOUNTS, ACTIVITIES, CONTACTS, RecordType
-from crmkit.app.unit_of_work import Page
 from crmkit.kernel.checks import items
 from crmkit.kernel.errors import ValidationError
 from crmkit.parties.account import Account
@@ -124,7 +124,7 @@ class Accounts(_Parties[Account]):
         )
         return self._uow.save(ACCOUNTS, account, event, idempotency_key=idempotency_key)
 
-    def update(self, id: str, **changes: object) -> Account:
+    def update(self, id: str, /, **changes: object) -> Account:
         """Change fields of an account (see `Account.update`)."""
         _check_changes(_ACCOUNT_CHANGES, changes)
         account, event = self.get(id).update(self._uow.stamp(), **changes)  # type: ignore[arg-type]
@@ -199,7 +199,7 @@ class Contacts(_Parties[Contact]):
         linked, event = contact.link(account_id, role, stamp, primary=True)
         return self._uow.save(CONTACTS, linked, created, event, idempotency_key=idempotency_key)
 
-    def update(self, id: str, **changes: object) -> Contact:
+    def update(self, id: str, /, **changes: object) -> Contact:
         """Change fields of a contact (see `Contact.update`)."""
         _check_changes(_CONTACT_CHANGES, changes)
         contact, event = self.get(id).update(self._uow.stamp(), **changes)  # type: ignore[arg-type]

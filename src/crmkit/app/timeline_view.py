@@ -20,8 +20,8 @@ import attrs
 
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.app.guard import Guard
+from crmkit.app.paging import MAX_PAGE, Page, decode
 from crmkit.app.records import MERGES, RECORD_TYPES, TIMELINE
-from crmkit.app.unit_of_work import MAX_PAGE, Page, decode
 from crmkit.kernel.errors import NotFound, PermissionDenied, ValidationError
 from crmkit.kernel.ids import check_id
 from crmkit.kernel.principal import Principal

@@ -10,94 +10,32 @@ concurrent change raises `ConcurrencyConflict` instead of being overwritten.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
-
-from crmkit.activities.activity import RecordRef
-from crmkit.activities.timeline import TimelineEntry
-from crmkit.app.audit_records import audit_writes
+from crmkit.app.change_set import IDEMPOTENCY_KEY, change_set
 from crmkit.app.guard import Guard
+from crmkit.app.paging import Page, decode, find_page
 from crmkit.app.policies import MAX_DEPTH, PolicyLoop
-from crmkit.app.records import TIMELINE, RecordType
-from crmkit.audit.diff import field_diff
-from crmkit.audit.entry import record_change
-from crmkit.kernel.checks import items
+from crmkit.app.records import RecordType
 from crmkit.kernel.errors import CrmError, NotFound, StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, Stamp
-from crmkit.kernel.loading import Loaders
 from crmkit.kernel.principal import Principal
 from crmkit.kernel.serialization import dumps
 from crmkit.kernel.text import clean_line, clean_token
 from crmkit.kernel.time import require_aware, to_micros
 from crmkit.ports.aggregate import Aggregate, Group, Measure, aggregate, run_aggregate
 from crmkit.ports.notify import Message
-from crmkit.ports.query import Condition, Eq, Order, Query, decode_cursor, encode_cursor
-from crmkit.ports.storage import ChangeSet, Document, EventRecord, OutboxMessage, Put
+from crmkit.ports.query import Condition, Eq, Order
+from crmkit.ports.storage import Document, OutboxMessage
 
 if TYPE_CHECKING:
     from crmkit.app.crm import Crm
 
 T = TypeVar("T")
-
-MAX_PAGE = 1000
-"""The largest page a `find` or timeline returns."""
-IDEMPOTENCY_KEY = "idempotency_key"
-"""The unique index field that holds the key a create command was called with."""
-
-
-@attrs.frozen
-class Page(Generic[T]):
-    """One page of results and the cursor to the next.
-
-    Attributes:
-        items: The results, in the query's order.
-        next_cursor: Pass it back to get the next page; None on the last page.
-    """
-
-    items: tuple[T, ...]
-    next_cursor: str | None
-
-    def __iter__(self) -> Iterator[T]:
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-
-def decode(loaders: Loaders, rtype: RecordType[T], doc: Document) -> T:
-    """The aggregate stored in ``doc``; a corrupt body raises `StorageError`."""
-    try:
-        data = json.loads(doc.body)
-    except ValueError:
-        raise StorageError(f"stored {doc.kind} {doc.id!r} is not JSON") from None
-    return loaders.load(rtype.cls, data)
-
-
-def find_page(
-    run: Callable[[Query], list[Document]],
-    load: Callable[[Document], T],
-    kind: str,
-    where: tuple[Condition, ...],
-    order_by: tuple[Order, ...],
-    limit: int,
-    cursor: str | None,
-) -> Page[T]:
-    """One keyset page: ``run`` queries the store, ``load`` turns each document into a record."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise ValidationError("limit", f"must be 1 to {MAX_PAGE}", limit)
-    query = Query(kind, items(where, "where"), items(order_by, "order_by"), limit + 1)
-    if cursor is not None:
-        query = attrs.evolve(query, after=decode_cursor(query, cursor))
-    docs = run(query)
-    more = len(docs) > limit
-    docs = docs[:limit]
-    next_cursor = encode_cursor(query, docs[-1]) if more else None
-    return Page(tuple(load(doc) for doc in docs), next_cursor)
 
 
 class UnitOfWork:
@@ -494,7 +432,13 @@ class UnitOfWork:
         self._done = True
         if not self._dirty and not self._events and not self._outbox:
             return
-        self._crm.store.commit(self._crm.tenant, self._changes())
+        self._crm.store.commit(
+            self._crm.tenant,
+            change_set(
+                self._crm, self.principal, self._dirty, self._loaded, self._keys, self._read,
+                self._events, self._outbox,
+            ),
+        )  # fmt: skip
 
     def rollback(self) -> None:
         """Discard everything staged."""
@@ -502,84 +446,3 @@ class UnitOfWork:
         self._dirty.clear()
         self._events.clear()
         self._outbox.clear()
-
-    def _changes(self) -> ChangeSet:
-        conv = self._crm.converter
-        writes = [
-            Put(
-                Document(
-                    rtype.kind,
-                    obj.id,
-                    obj.version,
-                    dumps(conv.unstructure(obj)),
-                    self._index(key, rtype, obj),
-                ),
-                self._loaded[key],
-            )
-            for key, (rtype, obj) in self._dirty.items()
-        ]
-        records = []
-        for event, subjects in self._events:
-            kind = event.aggregate_kind
-            records.append(
-                EventRecord(
-                    self.new_id(),
-                    kind,
-                    event.aggregate_id,
-                    event.version,
-                    event.event_type,
-                    event.schema_version,
-                    to_micros(event.occurred_at),
-                    dumps(conv.unstructure(event)),
-                )
-            )
-            entry = TimelineEntry(
-                self.new_id(),
-                event.occurred_at,
-                subjects,
-                event.event_type,
-                RecordRef(kind, event.aggregate_id),
-                event.summary(),
-                event.actor,
-            )
-            writes.append(
-                Put(
-                    Document(
-                        TIMELINE.kind,
-                        entry.id,
-                        1,
-                        dumps(conv.unstructure(entry)),
-                        TIMELINE.index(entry),
-                    ),
-                    0,
-                )
-            )
-        writes.extend(self._audit())
-        return ChangeSet(tuple(writes), tuple(records), tuple(self._outbox))
-
-    def _audit(self) -> Iterator[Put]:
-        """An audit entry and its payload for every audited record this unit changed."""
-        key = self._crm.audit_key
-        if key is None:
-            return
-        commands: dict[tuple[str, str], str] = {}
-        for event, _ in reversed(self._events):  # the first event on a record names the command
-            commands[(event.aggregate_kind, event.aggregate_id)] = event.event_type
-        at = self._crm.clock.now()
-        for (kind, id), (rtype, obj) in self._dirty.items():
-            if not rtype.audited:
-                continue
-            changes = field_diff(self._read.get((kind, id)), obj, converter=self._crm.converter)
-            if not changes:
-                continue
-            entry, payload = record_change(
-                self.new_id(), at, self.principal, commands.get((kind, id), "save"),
-                kind, id, obj.version, changes, key,
-            )  # fmt: skip
-            yield from audit_writes(entry, payload, self._crm.converter)
-
-    def _index(self, key: tuple[str, str], rtype: RecordType[Any], obj: Any) -> dict[str, Any]:
-        index = rtype.index(obj)
-        if key in self._keys:
-            index[IDEMPOTENCY_KEY] = self._keys[key]
-        return index

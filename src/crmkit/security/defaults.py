@@ -23,7 +23,14 @@ from typing import Final
 
 from crmkit.kernel.directory import Directory
 from crmkit.ports.access import Action
-from crmkit.security.rbac import ALL_KINDS, FieldMask, Grant, Ownership, RoleBasedPolicy
+from crmkit.security.rbac import (
+    ALL_KINDS,
+    AUDIT_KINDS,
+    FieldMask,
+    Grant,
+    Ownership,
+    RoleBasedPolicy,
+)
 
 _ALL, _TEAM, _OWN = Ownership.ALL, Ownership.TEAM, Ownership.OWN
 _READ = (Action.READ,)
@@ -55,7 +62,7 @@ DEFAULT_GRANTS: Final[tuple[Grant, ...]] = (
     Grant("marketer", _MARKETING, _EVERY, _ALL),
     Grant("marketer", ("lead",), (Action.READ, Action.CREATE), _ALL),
     Grant("marketer", ("contact", "account"), _READ, _ALL),
-    Grant("read_only", tuple(kind for kind in ALL_KINDS if kind != "audit"), _READ, _ALL),
+    Grant("read_only", tuple(kind for kind in ALL_KINDS if kind not in AUDIT_KINDS), _READ, _ALL),
 )
 """What each default role may do; the docs' security page shows it as a table."""
 

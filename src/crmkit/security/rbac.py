@@ -77,7 +77,9 @@ KIND_OWNERS: Final[Mapping[str, str | None]] = MappingProxyType(
         "audience": None,
         "segment_profile": None,
         "deal_credit": None,
-        "audit": None,  # reserved for the audit trail
+        "audit": None,  # the sealed audit chain
+        "audit_pending": None,  # audit entries not yet sealed
+        "audit_payload": None,  # the audit trail's personal part
     }
 )
 """Every storage kind crmkit knows, with the index field holding its owner (None: no owner)."""
@@ -86,6 +88,9 @@ _T = TypeVar("_T")
 
 ALL_KINDS: Final[tuple[str, ...]] = tuple(KIND_OWNERS)
 """Every kind in `KIND_OWNERS`, in its order."""
+
+AUDIT_KINDS: Final[tuple[str, ...]] = ("audit", "audit_pending", "audit_payload")
+"""The kinds of the audit trail (`crm.audit` reads them for the ``audit`` grant)."""
 
 
 class Ownership(StrEnum):
