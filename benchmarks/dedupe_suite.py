@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import gc
 import json
-import resource
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from measure import Row
+from measure import Row, peak_mb
 
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000,)
@@ -86,7 +85,7 @@ def _child(n: int, repeat: int) -> None:
         "skipped_blocks": result.stats.skipped_blocks,
         "recall": right / len(data.duplicate_pairs),
         "precision": right / len(found) if found else 1.0,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        "peak_mb": peak_mb(),
     }
     print(json.dumps(figures))
 

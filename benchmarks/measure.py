@@ -5,16 +5,41 @@ operations timed with `time.perf_counter`, and reports seconds per operation.
 Sides are interleaved (crmkit, peer, crmkit, peer ...) after a warm-up run, so
 that drift in CPU frequency hits both alike; `gc.collect` runs before every
 timed batch and the best batch wins. The garbage collector stays enabled
-while timing, as it is in a real process.
+while timing, as it is in a real process. `peak_mb` is the one way every
+suite reads a subprocess's peak memory.
 """
 
 from __future__ import annotations
 
 import gc
+import resource
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory in MB (MiB), since it started its program.
+
+    ``VmHWM`` from ``/proc/self/status``, not ``getrusage(RUSAGE_SELF).ru_maxrss``:
+    Linux carries the peak of the address space a process had before ``exec``
+    into it, so a child that ``subprocess`` starts (fork or vfork, then exec)
+    reports its parent's peak when that is higher. ``VmHWM`` belongs to the
+    current address space only. Where ``/proc`` is missing (macOS, BSD) the
+    rusage figure is the fallback: KiB there, bytes on macOS.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # the line reads "VmHWM:  123456 kB"
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 @dataclass(frozen=True)

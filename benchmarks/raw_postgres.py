@@ -2,7 +2,8 @@
 
 For ``uow.save(CONTACTS, contact, created)`` crmkit's `PostgresStore` writes,
 in one transaction, the rows `raw_sqlite.build_rows` describes (a document,
-its side-table values, an event, a timeline entry and its subjects). `save`
+its side-table values, an event, a timeline entry and its subjects, and the
+contact's segment profile with its side-table values). `save`
 writes exactly those rows with psycopg's ``executemany`` (pipelined), or
 with ``COPY … FROM STDIN``, the fastest way into PostgreSQL.
 `copy_schema` gives a fresh schema crmkit's tables and indexes verbatim
@@ -29,7 +30,11 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 _CONTACT_COLUMNS = (
     "tenant, id, version, body, _index, status, name, email, owner_id, updated_at, merged_into"
 )
-_TIMELINE_COLUMNS = "tenant, id, version, body, _index, occurred_at, event_type"
+_TIMELINE_COLUMNS = "tenant, id, version, body, _index, occurred_at, event_type, source_kind"
+_PROFILE_COLUMNS = (
+    "tenant, id, version, body, _index, active, country, region, city, account_industry,"
+    " last_activity_at, last_purchase_at, total_spend_minor, total_spend_currency, rfm_class"
+)
 _EVENT_COLUMNS = (
     "tenant, id, stream_kind, stream_id, version, event_type, schema_version, occurred_at, body"
 )
@@ -38,6 +43,8 @@ _TABLES = (
     ("crm_multi", "tenant, kind, name, value, id", "multi"),
     ("doc_timeline", _TIMELINE_COLUMNS, "entries"),
     ("crm_multi", "tenant, kind, name, value, id", "entry_multi"),
+    ("doc_segment_profile", _PROFILE_COLUMNS, "profiles"),
+    ("crm_multi", "tenant, kind, name, value, id", "profile_multi"),
     ("crm_events", _EVENT_COLUMNS, "events"),
 )
 GET_BODY = "SELECT body::text FROM doc_contact WHERE tenant = %s AND id = %s"
@@ -97,7 +104,7 @@ def save(
     *,
     copy: bool = False,
 ) -> None:
-    """Write new contacts, their events and timeline entries in one transaction.
+    """Write new contacts, their events, timeline entries and profiles in one transaction.
 
     The rows go with ``executemany``, or with ``COPY … FROM STDIN`` if ``copy``.
     """

@@ -8,19 +8,26 @@ one ``BEGIN IMMEDIATE`` transaction:
   the duplicate-detection keys, derived with crmkit's own `blocking_keys`);
 * a ``crm_events`` row for the event;
 * a ``doc_timeline`` row for the event's timeline entry, and its ``crm_multi``
-  rows (the entry's subjects).
+  rows (the entry's subjects);
+* a ``doc_segment_profile`` row: the contact's segment profile, a read model
+  that segments query (body, ``_index`` JSON, its typed columns and an
+  ``active`` flag), with ``crm_multi`` rows for its tags, account tags and
+  granted consents.
 
 `save` writes exactly those rows with ``executemany``, serialising with the
-same converter and the same JSON function, taking ids from the same kind of
-generator in the same order. `copy_schema` gives its file crmkit's tables,
-indexes and pragmas verbatim, and `table_digests` lets the suite check that
-both files end up holding the same rows.
+same converter and the same JSON function (the profile is a plain dict, built
+by hand as an application keeping such a read model would: `profile_rows`),
+taking ids from the same kind of generator in the same order. `copy_schema`
+gives its file crmkit's tables, indexes and pragmas verbatim, and
+`table_digests` lets the suite check that both files end up holding the same
+rows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -38,8 +45,14 @@ INSERT_CONTACT = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_TIMELINE = (
-    'INSERT INTO "doc_timeline" (tenant, id, version, body, _index, "occurred_at", "event_type")'
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    'INSERT INTO "doc_timeline" (tenant, id, version, body, _index, "occurred_at", "event_type",'
+    ' "source_kind") VALUES (?, ?, ?, ?, ?, ?, ?, ?)'
+)
+INSERT_PROFILE = (
+    'INSERT INTO "doc_segment_profile" (tenant, id, version, body, _index, "active", "country",'
+    ' "region", "city", "account_industry", "last_activity_at", "last_purchase_at",'
+    ' "total_spend_minor", "total_spend_currency", "rfm_class")'
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_MULTI = "INSERT INTO crm_multi VALUES (?, ?, ?, ?, ?)"
 INSERT_EVENT = (
@@ -95,6 +108,104 @@ class Rows(NamedTuple):
     entries: list[tuple[Any, ...]]
     entry_multi: list[tuple[Any, ...]]
     events: list[tuple[Any, ...]]
+    profiles: list[tuple[Any, ...]]
+    profile_multi: list[tuple[Any, ...]]
+
+
+# The order in which the application lists consents in a profile.
+CHANNELS = ("email", "sms", "phone", "post", "messaging")
+PURPOSES = ("marketing", "sales", "service", "research")
+
+
+def _fold(text: str | None) -> str | None:
+    return None if text is None else unicodedata.normalize("NFC", text.casefold())
+
+
+def profile_rows(tenant: str, contact: Contact) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The segment profile row of a new contact and its side-table rows, built by hand.
+
+    The profile is the contact's first address, its tags and the consent in
+    force per channel and purpose (the latest record wins). A new contact has
+    no activity, purchase, RFM class or audience record yet, and the sample
+    contacts are linked to no account, so those facts are empty.
+    """
+    if contact.accounts:
+        raise ValueError("a linked contact's profile needs its account's tags: not written here")
+    cid = contact.id
+    address = contact.addresses[0] if contact.addresses else None
+    latest: dict[str, Any] = {}
+    for record in contact.consent:
+        key = f"{record.channel.value}:{record.purpose.value}"
+        if key not in latest or record.at >= latest[key].at:
+            latest[key] = record
+    consent = {
+        key: "granted" if latest[key].granted else "withdrawn"
+        for key in (f"{c}:{p}" for c in CHANNELS for p in PURPOSES)
+        if key in latest
+    }
+    country = None if address is None else address.country
+    region = None if address is None else address.region
+    city = None if address is None else address.city
+    tags = list(contact.tags)
+    active = contact.status.value == "active" and contact.merged_into is None
+    body = {
+        "id": cid,
+        "version": 1,
+        "profile": {
+            "contact_id": cid,
+            "country": country,
+            "region": region,
+            "city": city,
+            "latitude": None,
+            "longitude": None,
+            "tags": tags,
+            "account_tags": [],
+            "account_industry": None,
+            "last_activity_at": None,
+            "last_purchase_at": None,
+            "total_spend": None,
+            "rfm_class": None,
+            "consent": consent,
+        },
+        "active": active,
+    }
+    granted = sorted(key for key, status in consent.items() if status == "granted")
+    flag = "yes" if active else "no"
+    index = {
+        "active": flag,
+        "country": country,
+        "region": _fold(region),
+        "city": _fold(city),
+        "tags": tags,
+        "account_tags": [],
+        "account_industry": None,
+        "last_activity_at": None,
+        "last_purchase_at": None,
+        "total_spend_minor": None,
+        "total_spend_currency": None,
+        "rfm_class": None,
+        "consent_granted": granted,
+    }
+    row = (
+        tenant,
+        cid,
+        1,
+        dumps(body),
+        dumps(index),
+        flag,
+        country,
+        index["region"],
+        index["city"],
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    multi = [(tenant, "segment_profile", "tags", tag, cid) for tag in tags]
+    multi.extend((tenant, "segment_profile", "consent_granted", key, cid) for key in granted)
+    return row, multi
 
 
 def build_rows(
@@ -103,12 +214,14 @@ def build_rows(
     tenant: str,
     pairs: Sequence[tuple[Contact, ContactCreated]],
 ) -> Rows:
-    """The rows crmkit writes for new contacts, their events and timeline entries."""
+    """The rows crmkit writes for new contacts, their events, timeline entries and profiles."""
     docs: list[tuple[Any, ...]] = []
     multi: list[tuple[Any, ...]] = []
     entries: list[tuple[Any, ...]] = []
     entry_multi: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
+    profiles: list[tuple[Any, ...]] = []
+    profile_multi: list[tuple[Any, ...]] = []
     for contact, event in pairs:
         cid = contact.id
         status = contact.status.value
@@ -177,12 +290,25 @@ def build_rows(
             "occurred_at": occurred,
             "event_type": event.event_type,
             "subjects": subjects,
+            "source_kind": event.aggregate_kind,
         }
         entries.append(
-            (tenant, entry_id, 1, dumps(entry), dumps(entry_index), occurred, event.event_type)
+            (
+                tenant,
+                entry_id,
+                1,
+                dumps(entry),
+                dumps(entry_index),
+                occurred,
+                event.event_type,
+                event.aggregate_kind,
+            )
         )
         entry_multi.extend((tenant, "timeline", "subjects", s, entry_id) for s in subjects)
-    return Rows(docs, multi, entries, entry_multi, events)
+        profile, its_multi = profile_rows(tenant, contact)
+        profiles.append(profile)
+        profile_multi.extend(its_multi)
+    return Rows(docs, multi, entries, entry_multi, events, profiles, profile_multi)
 
 
 def save(
@@ -192,7 +318,7 @@ def save(
     tenant: str,
     pairs: Sequence[tuple[Contact, ContactCreated]],
 ) -> None:
-    """Write new contacts, their events and timeline entries in one transaction."""
+    """Write new contacts, their events, timeline entries and profiles in one transaction."""
     rows = build_rows(conv, new_id, tenant, pairs)
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -200,6 +326,8 @@ def save(
         conn.executemany(INSERT_MULTI, rows.multi)
         conn.executemany(INSERT_TIMELINE, rows.entries)
         conn.executemany(INSERT_MULTI, rows.entry_multi)
+        conn.executemany(INSERT_PROFILE, rows.profiles)
+        conn.executemany(INSERT_MULTI, rows.profile_multi)
         conn.executemany(INSERT_EVENT, rows.events)
         conn.execute("COMMIT")
     except BaseException:

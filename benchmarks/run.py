@@ -21,6 +21,8 @@ import dedupe_suite
 import dispatch_suite
 import lifecycle_suite
 import postgres_suite
+import reports_suite
+import segment_suite
 import sla_suite
 import sqlite_suite
 from measure import Row, table
@@ -32,6 +34,8 @@ SUITES: dict[str, Callable[[bool], list[Row]]] = {
     "dispatch": dispatch_suite.run,
     "dedupe": dedupe_suite.run,
     "sla": sla_suite.run,
+    "segment": segment_suite.run,
+    "reports": reports_suite.run,
 }
 
 

@@ -17,7 +17,6 @@ its figures as JSON.
 from __future__ import annotations
 
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from measure import Row, Side, per_op
+from measure import Row, Side, peak_mb, per_op
 
 SIZES = (10_000, 100_000)
 """Sizes of the default run; 1,000,000 takes too long here (see README) and runs on request."""
@@ -217,7 +216,7 @@ def _tick(count: int, path: Path, repeat: int) -> None:
     if figures.pop("idle"):
         raise AssertionError("a tick found cases due after the loop evaluated them all")
     crm.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = peak_mb()
     print(json.dumps({"per_case_s": per_case, "idle_s": per_idle, "peak_mb": peak, **figures}))
 
 

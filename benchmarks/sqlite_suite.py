@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import raw_sqlite
-from measure import Row, Side, compare
+from measure import Row, Side, compare, peak_mb
 from samples import STAMP, new_contact
 
 from crmkit.adapters.sqlite import SqliteStore
@@ -196,7 +195,7 @@ GET_TARGETS = {"sqlite": 2.5, "postgres": 1.5}
 """The ratio each store's get must stay at or under."""
 
 
-def peak_mb(side: str, count: int) -> float:
+def child_peak_mb(side: str, count: int) -> float:
     """Peak resident memory of a fresh process that builds ``count`` pairs and saves them."""
     out = subprocess.run(
         [sys.executable, __file__, "--peak", side, str(count)],
@@ -219,8 +218,7 @@ def _peak_child(side: str, count: int) -> None:
             conn = raw_sqlite.copy_schema(str(where.template), str(path))
             raw_sqlite.save(conn, make_converter(), SequentialIds("e"), "default", pairs)
             conn.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"peak_mb": peak}))
+    print(json.dumps({"peak_mb": peak_mb()}))
 
 
 def run(quick: bool) -> list[Row]:
@@ -230,8 +228,8 @@ def run(quick: bool) -> list[Row]:
     with files() as where:
         bulk = bulk_row(pairs, where, repeat)
         get = get_row(pairs, where.latest["crmkit"], gets, repeat * 2 + 1)
-    bulk.peak_mb = peak_mb("crmkit", count)
-    bulk.peer_peak_mb = peak_mb("raw", count)
+    bulk.peak_mb = child_peak_mb("crmkit", count)
+    bulk.peer_peak_mb = child_peak_mb("raw", count)
     return [bulk, get]
 
 
