@@ -207,7 +207,8 @@ def _kind(value: object) -> str:
 
 
 def _name(value: object) -> str:
-    return clean_line(value, "name", personal=True, allow_empty=True)
+    # A full name joins a first and a last name of up to 200 characters each.
+    return clean_line(value, "name", personal=True, allow_empty=True, max_len=401)
 
 
 def _company(value: object) -> str | None:
