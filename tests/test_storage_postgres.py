@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 import pytest
 
 from crmkit.ports.aggregate import Aggregating
+from crmkit.ports.erasure import Erasing
 from crmkit.ports.storage import DocumentStore
 from crmkit.testing.storage import StorageContract
 
@@ -62,3 +63,8 @@ class TestPostgresStore(StorageContract):
         """The store offers the optional capability, so the kit's aggregate tests run on it."""
         with self.opened() as store:
             assert isinstance(store, Aggregating)
+
+    def test_erasure_is_offered(self) -> None:
+        """The store offers the optional capability, so the kit's erasure tests run on it."""
+        with self.opened() as store:
+            assert isinstance(store, Erasing)

@@ -87,7 +87,7 @@ def _activity_id(value: object) -> ActivityId:
 
 
 def _subject(value: object) -> str:
-    return clean_line(value, "subject")
+    return clean_line(value, "subject", personal=True)
 
 
 def _body(value: object) -> str:
@@ -144,7 +144,7 @@ class Activity(Evolving):
     id: ActivityId = attrs.field(converter=_activity_id)
     version: int = attrs.field(validator=version)
     kind: ActivityKind = attrs.field(converter=_kind)
-    subject: str = attrs.field(converter=_subject)
+    subject: str = attrs.field(converter=_subject, metadata=PERSONAL)
     status: ActivityStatus = attrs.field(validator=of_type(ActivityStatus))
     occurred_at: datetime = attrs.field(validator=aware())
     links: tuple[RecordRef, ...] = attrs.field(validator=tuple_of(RecordRef))
@@ -334,7 +334,7 @@ class ActivityLogged(DomainEvent):
     aggregate_kind: ClassVar[str] = "activity"
     kind: ActivityKind
     status: ActivityStatus
-    subject: str
+    subject: str = attrs.field(metadata=PERSONAL)
     happened_at: datetime
     links: tuple[RecordRef, ...]
 
@@ -363,7 +363,7 @@ class ActivityMoved(DomainEvent):
     aggregate_kind: ClassVar[str] = "activity"
     command: str
     status: ActivityStatus
-    subject: str
+    subject: str = attrs.field(metadata=PERSONAL)
     links: tuple[RecordRef, ...]
 
     def summary(self) -> str:
@@ -388,7 +388,7 @@ class ActivityRelinked(DomainEvent):
     event_type: ClassVar[str] = "activity_relinked"
     aggregate_kind: ClassVar[str] = "activity"
     old_id: str
-    subject: str
+    subject: str = attrs.field(metadata=PERSONAL)
     links: tuple[RecordRef, ...]
 
     def summary(self) -> str:

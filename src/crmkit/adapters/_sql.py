@@ -6,18 +6,25 @@ Both drivers offer ``conn.execute(sql, params)`` returning a cursor with
 adapter's placeholder as ``mark``: the keyset condition of a query, one
 kind's statements, an aggregate's ``GROUP BY`` statement and its rows, the
 checks that find the first clashing event or outbox message, reading the event
-log, and the attempt-checked outbox updates. The
-caller holds the transaction and translates driver errors.
+log, the attempt-checked outbox updates, and the outbox reads and
+updates of an erasure. The caller holds the transaction and translates driver errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
 from crmkit.adapters._common import encode
-from crmkit.kernel.errors import ConcurrencyConflict, DuplicateRecord, NotFound, SchemaError
+from crmkit.kernel.errors import (
+    ConcurrencyConflict,
+    DuplicateRecord,
+    NotFound,
+    SchemaError,
+    ValidationError,
+)
 from crmkit.ports.aggregate import Aggregate, Group, MeasureOp
+from crmkit.ports.erasure import ERASED_BODY
 from crmkit.ports.query import Keyset, Query
 from crmkit.ports.storage import (
     Document,
@@ -25,7 +32,9 @@ from crmkit.ports.storage import (
     IndexField,
     IndexType,
     KindSpec,
+    OutboxEntry,
     OutboxMessage,
+    OutboxStatus,
 )
 
 Shapes = dict[str, tuple[str, bool, bool]]
@@ -289,3 +298,38 @@ def fail(
     else:
         update = "UPDATE crm_outbox SET available_at = ?, lease_until = NULL, last_error = ?"
         update_claimed(conn, tenant, id, attempt, update, (retry_at, error), mark)
+
+
+# --- erasure ------------------------------------------------------------------
+
+_OUTBOX_OF: Final = (
+    "SELECT id, key, channel, purpose, party_id, body, available_at, status, attempts,"
+    " lease_until, last_error, receipt FROM crm_outbox WHERE tenant = ? AND party_id = ?"
+    " ORDER BY id"
+)
+
+
+def outbox_of(conn: Any, tenant: str, party_id: str, mark: str) -> list[OutboxEntry]:
+    """Every message of ``party_id`` in the tenant's outbox, any status, by id.
+
+    No index covers ``party_id``: this scans the tenant's outbox, which suits
+    the rare subject-access export and erasure it serves.
+    """
+    rows = conn.execute(sql(_OUTBOX_OF, mark), (tenant, party_id)).fetchall()
+    return [OutboxEntry(OutboxMessage(*row[:7]), OutboxStatus(row[7]), *row[8:]) for row in rows]
+
+
+def blank_outbox(conn: Any, tenant: str, party_id: str, mark: str) -> None:
+    """Give every message of ``party_id`` the body `ERASED_BODY`, whatever its status."""
+    conn.execute(
+        sql("UPDATE crm_outbox SET body = ? WHERE tenant = ? AND party_id = ?", mark),
+        (ERASED_BODY, tenant, party_id),
+    )
+
+
+def refuse_unknown(bodies: Mapping[str, str], found: Iterable[str]) -> None:
+    """Raise `ValidationError` naming ``events`` for the first id of ``bodies`` not ``found``."""
+    stored = set(found)
+    for id in bodies:
+        if id not in stored:
+            raise ValidationError("events", "names no stored event", id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 
 import attrs
 
@@ -20,6 +21,7 @@ from crmkit.kernel.errors import (
     ValidationError,
 )
 from crmkit.ports.aggregate import Aggregate, Group, check_aggregate_in, run_aggregate
+from crmkit.ports.erasure import ERASED_BODY, check_erasure, check_party
 from crmkit.ports.query import Query, check_query, run_query
 from crmkit.ports.storage import (
     ChangeSet,
@@ -88,54 +90,100 @@ class MemoryStore:
     def commit(self, tenant: str, changes: ChangeSet) -> None:
         """Check every write, then apply all of ``changes`` or none."""
         with self._lock:
-            schema = self._ready()
-            check_writes(schema, changes.writes)
-            staged: dict[tuple[str, str], Document | None] = {}
-            for write in changes.writes:
-                kind, id = (
-                    (write.doc.kind, write.doc.id)
-                    if isinstance(write, Put)
-                    else (write.kind, write.id)
-                )
-                if (kind, id) in staged:
-                    current = staged[kind, id]
-                else:
-                    current = self._docs[tenant, kind].get(id)
-                if (current.version if current else 0) != write.expected_version:
-                    if write.expected_version == 0:
-                        raise DuplicateRecord(kind, "id")
-                    raise ConcurrencyConflict(kind, id, write.expected_version)
-                staged[kind, id] = write.doc if isinstance(write, Put) else None
-            self._check_unique(tenant, schema, staged)
-            new_versions: set[tuple[str, int]] = set()
-            for event in changes.events:
-                mark = (event.stream_id, event.version)
-                if event.version in self._versions[tenant, event.stream_id] or mark in new_versions:
-                    raise ConcurrencyConflict(event.stream_kind, event.stream_id, event.version - 1)
-                new_versions.add(mark)
-            keys = {entry.message.key for entry in self._outbox[tenant].values()}
-            ids = set(self._outbox[tenant])
-            for message in changes.outbox:
-                if message.key in keys:
-                    raise DuplicateRecord("outbox", "key")
-                if message.id in ids:  # a second message with an id would replace the first
-                    raise DuplicateRecord("outbox", "id")
-                keys.add(message.key)
-                ids.add(message.id)
+            self._apply(tenant, changes, self._stage(tenant, self._ready(), changes))
+
+    def erase(
+        self, tenant: str, changes: ChangeSet, events: Mapping[str, str], party_id: str | None
+    ) -> None:
+        """Apply ``changes``, replace event bodies and blank the party's outbox, all or nothing.
+
+        The reference semantics of `crmkit.ports.erasure.Erasing.erase`; the
+        old bodies are simply dropped.
+        """
+        bodies = check_erasure(changes, events, party_id)
+        with self._lock:
+            staged = self._stage(tenant, self._ready(), changes)
+            known = {event.record.id for event in self._events[tenant]}
+            known.update(record.id for record in changes.events)
+            for id in bodies:
+                if id not in known:
+                    raise ValidationError("events", "names no stored event", id)
             # Every check passed: apply.
-            for (kind, id), doc in staged.items():
-                if doc is None:
-                    self._docs[tenant, kind].pop(id, None)
-                else:
-                    self._docs[tenant, kind][id] = doc
+            self._apply(tenant, changes, staged)
             log = self._events[tenant]
-            for event in changes.events:
-                log.append(StoredEvent(len(log) + 1, event))
-                self._versions[tenant, event.stream_id].add(event.version)
-            for message in changes.outbox:
-                self._outbox[tenant][message.id] = OutboxEntry(
-                    message, OutboxStatus.PENDING, 0, None, None, None
-                )
+            for i, event in enumerate(log):
+                body = bodies.get(event.record.id)
+                if body is not None:
+                    log[i] = StoredEvent(event.position, attrs.evolve(event.record, body=body))
+            if party_id is not None:
+                box = self._outbox[tenant]
+                for id, entry in box.items():
+                    if entry.message.party_id == party_id:
+                        message = attrs.evolve(entry.message, body=ERASED_BODY)
+                        box[id] = attrs.evolve(entry, message=message)
+
+    def outbox_of(self, tenant: str, party_id: str) -> list[OutboxEntry]:
+        """Every outbox message of ``party_id``, any status, by id."""
+        check_party(party_id)
+        with self._lock:
+            self._ready()
+            return sorted(
+                (e for e in self._outbox[tenant].values() if e.message.party_id == party_id),
+                key=lambda entry: entry.message.id,
+            )
+
+    def _stage(
+        self, tenant: str, schema: StoreSchema, changes: ChangeSet
+    ) -> dict[tuple[str, str], Document | None]:
+        """Check ``changes`` against the stored state; the final document of each (kind, id)."""
+        check_writes(schema, changes.writes)
+        staged: dict[tuple[str, str], Document | None] = {}
+        for write in changes.writes:
+            kind, id = (
+                (write.doc.kind, write.doc.id) if isinstance(write, Put) else (write.kind, write.id)
+            )
+            stored = self._docs[tenant, kind]
+            current = staged[kind, id] if (kind, id) in staged else stored.get(id)
+            if (current.version if current else 0) != write.expected_version:
+                if write.expected_version == 0:
+                    raise DuplicateRecord(kind, "id")
+                raise ConcurrencyConflict(kind, id, write.expected_version)
+            staged[kind, id] = write.doc if isinstance(write, Put) else None
+        self._check_unique(tenant, schema, staged)
+        new_versions: set[tuple[str, int]] = set()
+        for event in changes.events:
+            mark = (event.stream_id, event.version)
+            if event.version in self._versions[tenant, event.stream_id] or mark in new_versions:
+                raise ConcurrencyConflict(event.stream_kind, event.stream_id, event.version - 1)
+            new_versions.add(mark)
+        keys = {entry.message.key for entry in self._outbox[tenant].values()}
+        ids = set(self._outbox[tenant])
+        for message in changes.outbox:
+            if message.key in keys:
+                raise DuplicateRecord("outbox", "key")
+            if message.id in ids:  # a second message with an id would replace the first
+                raise DuplicateRecord("outbox", "id")
+            keys.add(message.key)
+            ids.add(message.id)
+        return staged
+
+    def _apply(
+        self, tenant: str, changes: ChangeSet, staged: dict[tuple[str, str], Document | None]
+    ) -> None:
+        """Write what `_stage` checked; nothing here can fail."""
+        for (kind, id), doc in staged.items():
+            if doc is None:
+                self._docs[tenant, kind].pop(id, None)
+            else:
+                self._docs[tenant, kind][id] = doc
+        log = self._events[tenant]
+        for event in changes.events:
+            log.append(StoredEvent(len(log) + 1, event))
+            self._versions[tenant, event.stream_id].add(event.version)
+        for message in changes.outbox:
+            self._outbox[tenant][message.id] = OutboxEntry(
+                message, OutboxStatus.PENDING, 0, None, None, None
+            )
 
     def _check_unique(
         self, tenant: str, schema: StoreSchema, staged: dict[tuple[str, str], Document | None]

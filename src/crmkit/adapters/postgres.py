@@ -31,21 +31,23 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from typing import Any
 
 import psycopg
 
 from crmkit.adapters._common import lazy_index
-from crmkit.adapters._postgres import events, outbox
+from crmkit.adapters._postgres import erasure, events, outbox
 from crmkit.adapters._postgres.commit import Mismatch, apply_changes, diagnose, net_writes
 from crmkit.adapters._postgres.errors import RETRYABLE, driver_errors
 from crmkit.adapters._postgres.kinds import Kind
 from crmkit.adapters._postgres.query import group_select, select
 from crmkit.adapters._postgres.schema import SCHEMA_VERSION, Conn, migrate
-from crmkit.adapters._sql import aggregate_groups
+from crmkit.adapters._sql import aggregate_groups, outbox_of
 from crmkit.kernel.errors import StorageError, ValidationError
 from crmkit.ports.aggregate import Aggregate, Group, check_aggregate_in
+from crmkit.ports.erasure import check_erasure, check_party
 from crmkit.ports.query import Query, check_query
 from crmkit.ports.storage import (
     ChangeSet,
@@ -240,15 +242,20 @@ class PostgresStore:
         check_writes(self._ready(), changes.writes)
         if not (changes.writes or changes.events or changes.outbox):
             return
-        self._run(self._commit, tenant, changes)
+        self._run(self._commit, tenant, changes, None)
 
-    def _commit(self, conn: Conn, tenant: str, changes: ChangeSet) -> None:
+    def _commit(
+        self, conn: Conn, tenant: str, changes: ChangeSet, then: Callable[[Conn], None] | None
+    ) -> None:
+        """Commit ``changes`` (see `commit`), calling ``then(conn)`` in the same transaction."""
         kinds = self._kinds
         net = net_writes(changes.writes)
         if net is not None:
             try:
                 with conn.transaction():
                     apply_changes(conn, kinds, tenant, net, changes, careful=False)
+                    if then is not None:
+                        then(conn)
                 return
             except (Mismatch, psycopg.IntegrityError, *RETRYABLE):
                 pass
@@ -257,10 +264,44 @@ class PostgresStore:
                 with conn.transaction():
                     net = diagnose(conn, kinds, tenant, changes)
                     apply_changes(conn, kinds, tenant, net, changes, careful=True)
+                    if then is not None:
+                        then(conn)
                 return
             except (Mismatch, psycopg.IntegrityError, *RETRYABLE):
                 continue  # another writer committed in between: look again
         raise StorageError("the commit kept colliding with other writers; try again")
+
+    def erase(
+        self, tenant: str, changes: ChangeSet, events: Mapping[str, str], party_id: str | None
+    ) -> None:
+        """Apply ``changes``, replace event bodies and blank the party's outbox, all or nothing.
+
+        See `crmkit.ports.erasure.Erasing.erase`; it runs as `commit` does,
+        with the rewrites in the same transaction. Afterwards no query, and no
+        ``pg_dump``, sees the old bodies: a dump holds live rows only. The old
+        row versions stay on disk as dead tuples until (auto)vacuum reclaims
+        their space and later writes reuse it, and the server's write-ahead log
+        keeps them until its segments are recycled. The store does not run
+        ``VACUUM`` itself: it cannot run inside the transaction, a plain
+        ``VACUUM`` frees space without overwriting it, and ``VACUUM FULL``
+        locks the tables; hosts with stricter needs schedule it, and rotate
+        their WAL archives and backups.
+        """
+        bodies = check_erasure(changes, events, party_id)
+        check_writes(self._ready(), changes.writes)
+        self._run(
+            self._commit,
+            tenant,
+            changes,
+            lambda conn: erasure.rewrite(conn, tenant, bodies, party_id),
+        )
+
+    def outbox_of(self, tenant: str, party_id: str) -> list[OutboxEntry]:
+        """Every outbox message of ``party_id``, any status, by id (a scan of the tenant's)."""
+        check_party(party_id)
+        self._ready()
+        result: list[OutboxEntry] = self._run(outbox_of, tenant, party_id, "%s")
+        return result
 
     def read_events(
         self, tenant: str, *, after: int = 0, limit: int = 1000, stream_id: str | None = None

@@ -17,6 +17,10 @@ Every write runs inside ``BEGIN IMMEDIATE``: a transaction that reads and then
 upgrades to a write fails at once with "database is locked" when another
 connection wrote in between, whatever the busy timeout. Reads are single
 statements in autocommit mode, so no read snapshot outlives a call.
+
+Every connection sets ``PRAGMA secure_delete = ON``, so freed space is zeroed
+rather than left holding old rows; `SqliteStore.erase` then checkpoints and
+truncates the write-ahead log, so erased values leave the files.
 """
 
 # The parts live in crmkit.adapters._sqlite: the layout (schema), one kind's
@@ -29,12 +33,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 
 from crmkit.adapters._common import lazy_index
-from crmkit.adapters._sql import aggregate_groups
-from crmkit.adapters._sqlite import events, outbox
+from crmkit.adapters._sql import aggregate_groups, outbox_of
+from crmkit.adapters._sqlite import erasure, events, outbox
 from crmkit.adapters._sqlite.commit import Mismatch, apply_changes, diagnose, net_writes
 from crmkit.adapters._sqlite.errors import bad_value, driver_errors, translate
 from crmkit.adapters._sqlite.kinds import Kind
@@ -42,6 +46,7 @@ from crmkit.adapters._sqlite.query import group_select, select
 from crmkit.adapters._sqlite.schema import SCHEMA_VERSION, migrate
 from crmkit.kernel.errors import StorageError, ValidationError
 from crmkit.ports.aggregate import Aggregate, Group, check_aggregate_in
+from crmkit.ports.erasure import check_erasure, check_party
 from crmkit.ports.query import Query, check_query
 from crmkit.ports.storage import (
     ChangeSet,
@@ -121,6 +126,9 @@ class SqliteStore:
                 )
                 try:
                     conn.execute("PRAGMA synchronous = NORMAL")
+                    # Zero what a write frees, so an erased value leaves no copy in
+                    # free space; earlier versions of a row are freed the same way.
+                    conn.execute("PRAGMA secure_delete = ON")
                 except BaseException:
                     conn.close()
                     raise
@@ -252,27 +260,75 @@ class SqliteStore:
         check_writes(self._ready(), changes.writes)
         if not (changes.writes or changes.events or changes.outbox):
             return
+        with driver_errors():
+            self._write(tenant, changes)
+
+    def _write(
+        self,
+        tenant: str,
+        changes: ChangeSet,
+        then: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
+        """Commit ``changes`` (see `commit`), calling ``then(conn)`` in the same transaction."""
         conn = self._conn()
         net = net_writes(changes.writes)
+        if net is not None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                apply_changes(conn, self._kinds, tenant, net, changes, careful=False)
+                if then is not None:
+                    then(conn)
+                conn.execute("COMMIT")
+                return
+            except (Mismatch, sqlite3.IntegrityError):
+                self._rollback(conn)
+            except BaseException:
+                self._rollback(conn)
+                raise
+            conn = self._conn()  # a new one if the rollback failed and dropped it
+        with self._transaction(conn):
+            net = diagnose(conn, self._kinds, tenant, changes)
+            try:
+                apply_changes(conn, self._kinds, tenant, net, changes, careful=True)
+            except Mismatch:
+                raise StorageError("the commit failed although every check passed") from None
+            if then is not None:
+                then(conn)
+
+    def erase(
+        self, tenant: str, changes: ChangeSet, events: Mapping[str, str], party_id: str | None
+    ) -> None:
+        """Apply ``changes``, replace event bodies and blank the party's outbox, all or nothing.
+
+        See `crmkit.ports.erasure.Erasing.erase`. Every connection of the store
+        runs with ``PRAGMA secure_delete = ON`` (set again before this
+        transaction), so SQLite overwrites the old rows, index entries and
+        freed pages with zeros instead of leaving them in free space; after
+        the commit ``PRAGMA wal_checkpoint(TRUNCATE)`` copies the rewritten
+        pages into the file and truncates the write-ahead log, which still
+        held the old page images. The checkpoint waits up to the store's
+        ``timeout`` for other connections' reads; if they keep reading past
+        it, the log keeps the old bytes until the next complete checkpoint
+        (at the latest when the last connection closes). Copies outside the
+        file (backups, the file system's free blocks) are beyond its reach.
+        """
+        bodies = check_erasure(changes, events, party_id)
+        check_writes(self._ready(), changes.writes)
         with driver_errors():
-            if net is not None:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    apply_changes(conn, self._kinds, tenant, net, changes, careful=False)
-                    conn.execute("COMMIT")
-                    return
-                except (Mismatch, sqlite3.IntegrityError):
-                    self._rollback(conn)
-                except BaseException:
-                    self._rollback(conn)
-                    raise
-                conn = self._conn()  # a new one if the rollback failed and dropped it
-            with self._transaction(conn):
-                net = diagnose(conn, self._kinds, tenant, changes)
-                try:
-                    apply_changes(conn, self._kinds, tenant, net, changes, careful=True)
-                except Mismatch:
-                    raise StorageError("the commit failed although every check passed") from None
+            # Always on already (see _connect); set again in case the host changed it.
+            self._conn().execute("PRAGMA secure_delete = ON")
+            self._write(
+                tenant, changes, lambda conn: erasure.rewrite(conn, tenant, bodies, party_id)
+            )
+            self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    def outbox_of(self, tenant: str, party_id: str) -> list[OutboxEntry]:
+        """Every outbox message of ``party_id``, any status, by id (a scan of the tenant's)."""
+        check_party(party_id)
+        self._ready()
+        conn = self._conn()
+        with driver_errors():
+            return outbox_of(conn, tenant, party_id, "?")
 
     def read_events(
         self, tenant: str, *, after: int = 0, limit: int = 1000, stream_id: str | None = None

@@ -15,10 +15,15 @@ from crmkit.kernel.time import to_micros
 from crmkit.ports.storage import Document, IndexField, Put
 
 AUDIT_PENDING: RecordType[AuditEntry] = RecordType(
-    "audit_pending", AuditEntry, ((IndexField("at", INT), lambda e: to_micros(e.at)),),
+    "audit_pending",
+    AuditEntry,
+    (
+        (IndexField("at", INT), lambda e: to_micros(e.at)),
+        (IndexField("record_id", TEXT), lambda e: e.record_id),
+    ),
     idempotent=False,
-)  # fmt: skip
-"""Audit entries written by units of work and not yet sealed, indexed by time."""
+)
+"""Audit entries written by units of work and not yet sealed, indexed by time and record."""
 
 AUDIT: RecordType[SealedEntry] = RecordType(
     "audit",

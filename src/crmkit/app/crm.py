@@ -22,6 +22,7 @@ from crmkit.app.campaigns import CREDIT_PROJECTIONS
 from crmkit.app.deals import draft_contract
 from crmkit.app.paging import Page
 from crmkit.app.policies import Policies
+from crmkit.app.privacy import Privacy
 from crmkit.app.records import schema
 from crmkit.app.service_settings import ServiceSettings
 from crmkit.app.settings import SalesSettings
@@ -32,6 +33,7 @@ from crmkit.kernel.errors import StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, EventRegistry
 from crmkit.kernel.ids import DEFAULT_TENANT, IdGenerator, Uuid7Ids, check_id
 from crmkit.kernel.loading import Loaders
+from crmkit.kernel.personal import PersonalDataErased
 from crmkit.kernel.principal import Principal
 from crmkit.kernel.serialization import make_converter, structure
 from crmkit.marketing.audience_events import EVENTS as AUDIENCE_EVENTS
@@ -119,6 +121,7 @@ class Crm:
                 *SALES_EVENTS,
                 *SERVICE_EVENTS,
                 *MARKETING_EVENTS,
+                PersonalDataErased,
             )
         )
         self.policies = default_policies() if policies is None else policies
@@ -138,6 +141,8 @@ class Crm:
         )
         self.audit = AuditTrail(self)
         """The audit trail: seal it, verify it, read it."""
+        self.privacy = Privacy(self)
+        """Consent ledger, subject-access export, erasure and retention."""
         self.service = ServiceSettings() if service is None else service
         if not isinstance(self.service, ServiceSettings):
             raise ValidationError("service", "must be ServiceSettings", type(self.service).__name__)

@@ -158,6 +158,7 @@ LEADS: RecordType[Lead] = RecordType(
         (IndexField("status", TEXT), lambda lead: lead.status.value),
         (IndexField("owner_id", TEXT), lambda lead: lead.owner_id),
         (IndexField("email", TEXT), lambda lead: None if lead.email is None else lead.email.key),
+        (IndexField("contact_id", TEXT), lambda lead: lead.contact_id),
         (IndexField("company", TEXT), lambda lead: _folded(lead.company)),
         (IndexField("score", INT), lambda lead: lead.score),
         (IndexField("channel", TEXT), lambda lead: lead.source.channel),
@@ -173,8 +174,8 @@ LEADS: RecordType[Lead] = RecordType(
         ),
     ),
 )
-"""Leads, indexed by status, owner, email, company, score, source, country, times, the
-survivor a duplicate was merged into, tags and duplicate-detection keys."""
+"""Leads, indexed by status, owner, email, the contact it became, company, score, source,
+country, times, the survivor a duplicate was merged into, tags and duplicate-detection keys."""
 
 OPPORTUNITIES: RecordType[Opportunity] = RecordType(
     "opportunity",

@@ -13,6 +13,7 @@ from typing import Any, Self
 
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import DomainEvent
+from crmkit.kernel.personal import PersonalDataErased, redacted
 
 _setattr = object.__setattr__
 
@@ -75,5 +76,8 @@ class Replayable(Evolving):
                     f"must continue {state.id} at version {state.version + 1}",
                     f"{event.aggregate_id} v{event.version}",
                 )
-            state = state.apply(event)
+            if isinstance(event, PersonalDataErased):  # an erasure applies to every kind alike
+                state = redacted(state)._evolve(version=event.version)
+            else:
+                state = state.apply(event)
         return state

@@ -16,13 +16,14 @@ The kit opens each store with `CONTRACT_SCHEMA` and checks it against
 `crmkit.adapters.memory.MemoryStore`, the reference: round trips, versions,
 unique indexes, tenant isolation, queries (including a comparison with
 `crmkit.ports.query.run_query`), aggregates (against
-`crmkit.ports.aggregate.run_aggregate`), events, the outbox, atomicity, threads,
+`crmkit.ports.aggregate.run_aggregate`), events, the outbox, erasure (for stores
+with `crmkit.ports.erasure.Erasing`), atomicity, threads,
 error translation, and a stateful random walk beside the reference store.
 """
 
 # The tests live in private modules, one themed group each (crmkit.testing.
-# _storage_documents, _storage_queries, _storage_aggregates,
-# _storage_events_outbox, _storage_failures and _storage_machine), with the schema, builders and
+# _storage_documents, _storage_queries, _storage_aggregates, _storage_events_outbox,
+# _storage_erasure, _storage_failures and _storage_machine), with the schema, builders and
 # strategies they share in _storage_data. This module is the public path.
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from crmkit.ports.storage import DocumentStore
 from crmkit.testing._storage_aggregates import AggregateTests
 from crmkit.testing._storage_data import CONTRACT_SCHEMA, canonical
 from crmkit.testing._storage_documents import DocumentTests
+from crmkit.testing._storage_erasure import ErasureTests
 from crmkit.testing._storage_events_outbox import EventAndOutboxTests
 from crmkit.testing._storage_failures import FailureTests
 from crmkit.testing._storage_machine import ReferenceTests
@@ -45,7 +47,13 @@ __all__ = ["CONTRACT_SCHEMA", "StorageContract", "canonical"]
 # Bases listed last group first: pytest and the docs take inherited tests in
 # reverse method resolution order, so they run and read documents first.
 class StorageContract(
-    ReferenceTests, FailureTests, EventAndOutboxTests, AggregateTests, QueryTests, DocumentTests
+    ReferenceTests,
+    FailureTests,
+    ErasureTests,
+    EventAndOutboxTests,
+    AggregateTests,
+    QueryTests,
+    DocumentTests,
 ):
     """The conformance tests of the storage port; subclass it and implement `make_store`.
 
