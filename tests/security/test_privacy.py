@@ -163,3 +163,17 @@ def _pg_dump(url: str, schema: str) -> str:
         capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     return done.stdout
+
+
+def test_reprs_leave_personal_values_out(any_store: DocumentStore) -> None:
+    """A host that logs a record or an event logs no personal value."""
+    crm = _crm(any_store)
+    contact_id = _subject(crm)
+    with crm.unit_of_work(DPO) as uow:
+        lead = uow.leads.capture(first_name=SECRETS[0], last_name=SECRETS[1], email=SECRETS[2])
+        shown = [repr(uow.contacts.get(contact_id)), repr(lead)]
+    shown += [repr(event) for _, event in crm.events(limit=10_000)]
+    shown += [repr(entry) for entry in crm.timeline(contact_id, DPO, limit=50)]
+    for text in shown:
+        for secret in SECRETS:
+            assert secret not in text, text

@@ -144,12 +144,12 @@ class Activity(Evolving):
     id: ActivityId = attrs.field(converter=_activity_id)
     version: int = attrs.field(validator=version)
     kind: ActivityKind = attrs.field(converter=_kind)
-    subject: str = attrs.field(converter=_subject, metadata=PERSONAL)
+    subject: str = attrs.field(converter=_subject, metadata=PERSONAL, repr=False)
     status: ActivityStatus = attrs.field(validator=of_type(ActivityStatus))
     occurred_at: datetime = attrs.field(validator=aware())
     links: tuple[RecordRef, ...] = attrs.field(validator=tuple_of(RecordRef))
     created_at: datetime = attrs.field(validator=aware())
-    body: str = attrs.field(default="", converter=_body, metadata=PERSONAL)
+    body: str = attrs.field(default="", converter=_body, metadata=PERSONAL, repr=False)
     direction: Direction | None = attrs.field(default=None, converter=_direction)
     duration_minutes: int | None = attrs.field(default=None, validator=_minutes)
     owner_id: str | None = attrs.field(default=None, converter=_owner)
@@ -334,7 +334,7 @@ class ActivityLogged(DomainEvent):
     aggregate_kind: ClassVar[str] = "activity"
     kind: ActivityKind
     status: ActivityStatus
-    subject: str = attrs.field(metadata=PERSONAL)
+    subject: str = attrs.field(metadata=PERSONAL, repr=False)
     happened_at: datetime
     links: tuple[RecordRef, ...]
 
@@ -363,7 +363,7 @@ class ActivityMoved(DomainEvent):
     aggregate_kind: ClassVar[str] = "activity"
     command: str
     status: ActivityStatus
-    subject: str = attrs.field(metadata=PERSONAL)
+    subject: str = attrs.field(metadata=PERSONAL, repr=False)
     links: tuple[RecordRef, ...]
 
     def summary(self) -> str:
@@ -388,7 +388,7 @@ class ActivityRelinked(DomainEvent):
     event_type: ClassVar[str] = "activity_relinked"
     aggregate_kind: ClassVar[str] = "activity"
     old_id: str
-    subject: str = attrs.field(metadata=PERSONAL)
+    subject: str = attrs.field(metadata=PERSONAL, repr=False)
     links: tuple[RecordRef, ...]
 
     def summary(self) -> str:

@@ -40,5 +40,5 @@ class TimelineEntry:
     subjects: tuple[str, ...] = attrs.field(validator=tuple_of(str))
     event_type: str = attrs.field(validator=of_type(str))
     record: RecordRef = attrs.field(validator=of_type(RecordRef))
-    summary: str = attrs.field(converter=_summary, metadata=PERSONAL)
+    summary: str = attrs.field(converter=_summary, metadata=PERSONAL, repr=False)
     actor: str = attrs.field(validator=of_type(str))

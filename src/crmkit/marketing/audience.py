@@ -150,11 +150,11 @@ class Audience(Replayable):
     version: int = attrs.field(validator=version)
     created_at: datetime = attrs.field(validator=aware())
     updated_at: datetime = attrs.field(validator=aware())
-    birthday: date | None = attrs.field(default=None, metadata=PERSONAL)
+    birthday: date | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
     customer_since: date | None = None
     signed_up_at: datetime | None = None
-    latitude: Decimal | None = attrs.field(default=None, metadata=PERSONAL)
-    longitude: Decimal | None = attrs.field(default=None, metadata=PERSONAL)
+    latitude: Decimal | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
+    longitude: Decimal | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
     suppressed: bool = attrs.field(default=False, validator=of_type(bool))
     hard_bounced: bool = attrs.field(default=False, validator=of_type(bool))
     unsubscribed_all: bool = attrs.field(default=False, validator=of_type(bool))

@@ -62,11 +62,11 @@ class AudienceFactsChanged(AudienceEvent):
     """
 
     event_type: ClassVar[str] = "audience_facts_changed"
-    birthday: date | None = attrs.field(default=None, metadata=PERSONAL)
+    birthday: date | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
     customer_since: date | None = None
     signed_up_at: datetime | None = None
-    latitude: Decimal | None = attrs.field(default=None, metadata=PERSONAL)
-    longitude: Decimal | None = attrs.field(default=None, metadata=PERSONAL)
+    latitude: Decimal | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
+    longitude: Decimal | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -175,7 +175,7 @@ class CampaignMember(Replayable):
         default=None, validator=of_type(ResponseChannel, optional=True)
     )
     response_note: str | None = attrs.field(
-        default=None, validator=of_type(str, optional=True), metadata=PERSONAL
+        default=None, validator=of_type(str, optional=True), metadata=PERSONAL, repr=False
     )
     converted_lead_id: LeadId | None = attrs.field(default=None, converter=_converted_lead_id)
     bounce_kind: BounceKind | None = attrs.field(

@@ -77,7 +77,7 @@ class MemberResponded(MemberEvent):
 
     event_type: ClassVar[str] = "campaign_member_responded"
     channel: str
-    note: str | None = attrs.field(default=None, metadata=PERSONAL)
+    note: str | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
 
     def summary(self) -> str:
         """Timeline line (without the note)."""

@@ -99,13 +99,13 @@ class Account(PartyCommands):
     website: str | None = attrs.field(default=None, converter=_website)
     industry: str | None = attrs.field(default=None, converter=_industry)
     emails: tuple[Email, ...] = attrs.field(
-        default=(), validator=tuple_of(Email), metadata=PERSONAL
+        default=(), validator=tuple_of(Email), metadata=PERSONAL, repr=False
     )
     phones: tuple[Phone, ...] = attrs.field(
-        default=(), validator=tuple_of(Phone), metadata=PERSONAL
+        default=(), validator=tuple_of(Phone), metadata=PERSONAL, repr=False
     )
     addresses: tuple[Address, ...] = attrs.field(
-        default=(), validator=tuple_of(Address), metadata=PERSONAL
+        default=(), validator=tuple_of(Address), metadata=PERSONAL, repr=False
     )
     owner_id: str | None = attrs.field(default=None, converter=optional_owner)
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tags)

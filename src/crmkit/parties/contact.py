@@ -131,20 +131,20 @@ class Contact(PartyCommands):
 
     id: ContactId = attrs.field(converter=_contact_id)
     version: int = attrs.field(validator=version)
-    first_name: str = attrs.field(converter=_first_name, metadata=PERSONAL)
-    last_name: str = attrs.field(converter=_last_name, metadata=PERSONAL)
+    first_name: str = attrs.field(converter=_first_name, metadata=PERSONAL, repr=False)
+    last_name: str = attrs.field(converter=_last_name, metadata=PERSONAL, repr=False)
     created_at: datetime = attrs.field(validator=aware())
     updated_at: datetime = attrs.field(validator=aware())
     status: PartyStatus = attrs.field(default=PartyStatus.ACTIVE, validator=of_type(PartyStatus))
     title: str | None = attrs.field(default=None, converter=_title)
     emails: tuple[Email, ...] = attrs.field(
-        default=(), validator=tuple_of(Email), metadata=PERSONAL
+        default=(), validator=tuple_of(Email), metadata=PERSONAL, repr=False
     )
     phones: tuple[Phone, ...] = attrs.field(
-        default=(), validator=tuple_of(Phone), metadata=PERSONAL
+        default=(), validator=tuple_of(Phone), metadata=PERSONAL, repr=False
     )
     addresses: tuple[Address, ...] = attrs.field(
-        default=(), validator=tuple_of(Address), metadata=PERSONAL
+        default=(), validator=tuple_of(Address), metadata=PERSONAL, repr=False
     )
     accounts: tuple[AccountRole, ...] = attrs.field(default=(), validator=tuple_of(AccountRole))
     owner_id: str | None = attrs.field(default=None, converter=optional_owner)

@@ -77,7 +77,7 @@ class ContactCreated(DomainEvent):
 
     event_type: ClassVar[str] = "contact_created"
     aggregate_kind: ClassVar[str] = "contact"
-    name: str = attrs.field(metadata=PERSONAL)
+    name: str = attrs.field(metadata=PERSONAL, repr=False)
 
     def summary(self) -> str:
         """Timeline line."""

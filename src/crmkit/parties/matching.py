@@ -237,9 +237,13 @@ class Candidate:
 
     id: str = attrs.field(converter=_id)
     kind: str = attrs.field(converter=_kind)
-    name: str = attrs.field(converter=_name, metadata=PERSONAL)
-    emails: tuple[str, ...] = attrs.field(default=(), converter=_emails, metadata=PERSONAL)
-    phones: tuple[str, ...] = attrs.field(default=(), converter=_phones, metadata=PERSONAL)
+    name: str = attrs.field(converter=_name, metadata=PERSONAL, repr=False)
+    emails: tuple[str, ...] = attrs.field(
+        default=(), converter=_emails, metadata=PERSONAL, repr=False
+    )
+    phones: tuple[str, ...] = attrs.field(
+        default=(), converter=_phones, metadata=PERSONAL, repr=False
+    )
     company: str | None = attrs.field(default=None, converter=_company)
     created_at: datetime = attrs.field(validator=aware(), kw_only=True)
     filled: int = attrs.field(default=0, validator=_filled, kw_only=True)

@@ -95,7 +95,7 @@ class MergeRecord(Replayable):
     survivor_id: str = attrs.field(converter=_id)
     duplicate_ids: tuple[str, ...] = attrs.field(validator=tuple_of(str))
     survivor_version: int = attrs.field(validator=of_type(int))
-    survivor_before: str = attrs.field(validator=of_type(str), metadata=PERSONAL)
+    survivor_before: str = attrs.field(validator=of_type(str), metadata=PERSONAL, repr=False)
     fields: tuple[str, ...] = attrs.field(validator=tuple_of(str))
     relinks: tuple[Relink, ...] = attrs.field(validator=tuple_of(Relink))
     merged_at: datetime = attrs.field(validator=aware())
@@ -207,7 +207,7 @@ class MergeRecorded(DomainEvent):
     survivor_id: str
     duplicate_ids: tuple[str, ...]
     survivor_version: int
-    survivor_before: str = attrs.field(metadata=PERSONAL)
+    survivor_before: str = attrs.field(metadata=PERSONAL, repr=False)
     fields: tuple[str, ...]
     relinks: tuple[Relink, ...]
 

@@ -74,7 +74,7 @@ class Email:
     'anna.berg@example.com'
     """
 
-    address: str = attrs.field(converter=_email, metadata=PERSONAL)
+    address: str = attrs.field(converter=_email, metadata=PERSONAL, repr=False)
     kind: ContactPointKind = attrs.field(default=ContactPointKind.WORK, converter=_kind)
 
     @property
@@ -113,7 +113,7 @@ class Phone:
     '+49301234567'
     """
 
-    number: str = attrs.field(converter=_e164, metadata=PERSONAL)
+    number: str = attrs.field(converter=_e164, metadata=PERSONAL, repr=False)
     kind: ContactPointKind = attrs.field(default=ContactPointKind.WORK, converter=_kind)
 
     @classmethod
@@ -166,7 +166,7 @@ class Address:
         kind: What it is for (billing, shipping ...).
     """
 
-    lines: tuple[str, ...] = attrs.field(converter=_lines, metadata=PERSONAL)
+    lines: tuple[str, ...] = attrs.field(converter=_lines, metadata=PERSONAL, repr=False)
     city: str = attrs.field(converter=_city)
     country: str = attrs.field(converter=_country)
     postal_code: str | None = attrs.field(default=None, converter=_postal_code)

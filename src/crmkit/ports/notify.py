@@ -47,10 +47,10 @@ class Message:
 
     key: str
     channel: str
-    to: str = attrs.field(metadata=PERSONAL)
+    to: str = attrs.field(metadata=PERSONAL, repr=False)
     subject: str
-    text: str = attrs.field(metadata=PERSONAL)
-    html: str | None = attrs.field(default=None, metadata=PERSONAL)
+    text: str = attrs.field(metadata=PERSONAL, repr=False)
+    html: str | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
     purpose: str = "service"
     party_id: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict)

@@ -170,10 +170,18 @@ class Lead(LeadEdits):
     created_at: datetime = attrs.field(validator=aware())
     updated_at: datetime = attrs.field(validator=aware())
     status: LeadStatus = attrs.field(default=LeadStatus.NEW, converter=_status)
-    first_name: str | None = attrs.field(default=None, converter=v.first_name, metadata=PERSONAL)
-    last_name: str | None = attrs.field(default=None, converter=v.last_name, metadata=PERSONAL)
-    email: Email | None = attrs.field(default=None, converter=v.email, metadata=PERSONAL)
-    phone: Phone | None = attrs.field(default=None, converter=v.phone, metadata=PERSONAL)
+    first_name: str | None = attrs.field(
+        default=None, converter=v.first_name, metadata=PERSONAL, repr=False
+    )
+    last_name: str | None = attrs.field(
+        default=None, converter=v.last_name, metadata=PERSONAL, repr=False
+    )
+    email: Email | None = attrs.field(
+        default=None, converter=v.email, metadata=PERSONAL, repr=False
+    )
+    phone: Phone | None = attrs.field(
+        default=None, converter=v.phone, metadata=PERSONAL, repr=False
+    )
     company: str | None = attrs.field(default=None, converter=v.company)
     title: str | None = attrs.field(default=None, converter=v.title)
     website: str | None = attrs.field(default=None, converter=v.website)

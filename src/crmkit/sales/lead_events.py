@@ -41,10 +41,10 @@ class LeadCaptured(DomainEvent):
     event_type: ClassVar[str] = "lead_captured"
     aggregate_kind: ClassVar[str] = "lead"
 
-    first_name: str | None = attrs.field(default=None, metadata=PERSONAL)
-    last_name: str | None = attrs.field(default=None, metadata=PERSONAL)
-    email: Email | None = attrs.field(default=None, metadata=PERSONAL)
-    phone: Phone | None = attrs.field(default=None, metadata=PERSONAL)
+    first_name: str | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
+    last_name: str | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
+    email: Email | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
+    phone: Phone | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
     company: str | None = None
     title: str | None = None
     website: str | None = None
@@ -86,10 +86,10 @@ class LeadChanged(DomainEvent):
     aggregate_kind: ClassVar[str] = "lead"
 
     fields: tuple[str, ...]
-    first_name: str | None = attrs.field(default=None, metadata=PERSONAL)
-    last_name: str | None = attrs.field(default=None, metadata=PERSONAL)
-    email: Email | None = attrs.field(default=None, metadata=PERSONAL)
-    phone: Phone | None = attrs.field(default=None, metadata=PERSONAL)
+    first_name: str | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
+    last_name: str | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
+    email: Email | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
+    phone: Phone | None = attrs.field(default=None, metadata=PERSONAL, repr=False)
     company: str | None = None
     title: str | None = None
     website: str | None = None

@@ -208,8 +208,8 @@ class ServiceCase(CaseEdits, Replayable):
     id: CaseId = attrs.field(converter=_case_id)
     version: int = attrs.field(validator=version)
     number: str = attrs.field(converter=_f.number)
-    subject: str = attrs.field(converter=_f.subject, metadata=PERSONAL)
-    description: str = attrs.field(converter=_f.description, metadata=PERSONAL)
+    subject: str = attrs.field(converter=_f.subject, metadata=PERSONAL, repr=False)
+    description: str = attrs.field(converter=_f.description, metadata=PERSONAL, repr=False)
     type: str = attrs.field(converter=_f.case_type)
     priority: Priority = attrs.field(converter=_f.priority)
     severity: Severity = attrs.field(converter=_f.severity)
@@ -238,7 +238,7 @@ class ServiceCase(CaseEdits, Replayable):
     waiting_since: datetime | None = attrs.field(default=None, validator=aware(True))
     pauses: tuple[Pause, ...] = attrs.field(default=(), validator=tuple_of(Pause))
     resolution_note: str | None = attrs.field(
-        default=None, converter=_f.optional_note, metadata=PERSONAL
+        default=None, converter=_f.optional_note, metadata=PERSONAL, repr=False
     )
     sla: SlaClock | None = attrs.field(default=None, validator=of_type(SlaClock, optional=True))
 

@@ -59,8 +59,8 @@ class CaseOpened(CaseEvent):
     event_type: ClassVar[str] = "case_opened"
 
     number: str
-    subject: str = attrs.field(metadata=PERSONAL)
-    description: str = attrs.field(metadata=PERSONAL)
+    subject: str = attrs.field(metadata=PERSONAL, repr=False)
+    description: str = attrs.field(metadata=PERSONAL, repr=False)
     type: str
     priority: Priority
     severity: Severity
@@ -165,7 +165,7 @@ class CaseResolved(CaseEvent):
 
     event_type: ClassVar[str] = "case_resolved"
 
-    note: str = attrs.field(metadata=PERSONAL)
+    note: str = attrs.field(metadata=PERSONAL, repr=False)
     pause: Pause | None = None
 
     def summary(self) -> str:
@@ -222,7 +222,7 @@ class CaseEscalated(CaseEvent):
 
     level: int
     previous_level: int
-    reason: str = attrs.field(metadata=PERSONAL)
+    reason: str = attrs.field(metadata=PERSONAL, repr=False)
     by_hand: bool = False
 
     def summary(self) -> str:

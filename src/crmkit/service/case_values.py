@@ -61,5 +61,7 @@ class Csat:
     """
 
     score: int = attrs.field(validator=_score)
-    comment: str | None = attrs.field(default=None, converter=_comment, metadata=PERSONAL)
+    comment: str | None = attrs.field(
+        default=None, converter=_comment, metadata=PERSONAL, repr=False
+    )
     at: datetime | None = attrs.field(default=None, validator=aware(optional=True))

@@ -175,8 +175,8 @@ class Complaint(Replayable):
     updated_at: datetime = attrs.field(validator=aware())
     status: ComplaintStatus = attrs.field(validator=of_type(ComplaintStatus))
     channel: IntakeChannel = attrs.field(converter=_channel)
-    subject: str = attrs.field(converter=_subject, metadata=PERSONAL)
-    description: str = attrs.field(converter=_description, metadata=PERSONAL)
+    subject: str = attrs.field(converter=_subject, metadata=PERSONAL, repr=False)
+    description: str = attrs.field(converter=_description, metadata=PERSONAL, repr=False)
     category: str = attrs.field(converter=_category)
     severity: ComplaintSeverity = attrs.field(converter=_severity)
     contact_id: ContactId | None = attrs.field(default=None, converter=_contact)
@@ -194,7 +194,7 @@ class Complaint(Replayable):
     )
     resolved_at: datetime | None = attrs.field(default=None, validator=aware(optional=True))
     rejection_reason: str | None = attrs.field(
-        default=None, converter=_rejection_reason, metadata=PERSONAL
+        default=None, converter=_rejection_reason, metadata=PERSONAL, repr=False
     )
     case_id: str | None = attrs.field(default=None, converter=_case)
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tags)

@@ -77,7 +77,7 @@ class RootCause:
     """
 
     category: str = attrs.field(converter=_category)
-    note: str | None = attrs.field(default=None, converter=_note, metadata=PERSONAL)
+    note: str | None = attrs.field(default=None, converter=_note, metadata=PERSONAL, repr=False)
 
 
 @attrs.frozen
@@ -95,7 +95,7 @@ class Resolution:
 
     type: ResolutionType = attrs.field(converter=_resolution_type)
     amount: Money | None = attrs.field(default=None, validator=of_type(Money, optional=True))
-    note: str | None = attrs.field(default=None, converter=_note, metadata=PERSONAL)
+    note: str | None = attrs.field(default=None, converter=_note, metadata=PERSONAL, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.type in _NEEDS_AMOUNT and self.amount is None:
@@ -153,8 +153,8 @@ class ComplaintReceived(ComplaintEvent):
 
     event_type: ClassVar[str] = "complaint_received"
     channel: IntakeChannel
-    subject: str = attrs.field(metadata=PERSONAL)
-    description: str = attrs.field(metadata=PERSONAL)
+    subject: str = attrs.field(metadata=PERSONAL, repr=False)
+    description: str = attrs.field(metadata=PERSONAL, repr=False)
     category: str
     severity: ComplaintSeverity
     product_id: str | None = None
@@ -223,7 +223,7 @@ class ComplaintRejected(ComplaintEvent):
     """
 
     event_type: ClassVar[str] = "complaint_rejected"
-    reason: str = attrs.field(metadata=PERSONAL)
+    reason: str = attrs.field(metadata=PERSONAL, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -235,7 +235,7 @@ class ComplaintReopened(ComplaintEvent):
     """
 
     event_type: ClassVar[str] = "complaint_reopened"
-    reason: str = attrs.field(metadata=PERSONAL)
+    reason: str = attrs.field(metadata=PERSONAL, repr=False)
 
 
 @attrs.frozen(kw_only=True)
