@@ -1,0 +1,1 @@
+"""Inbound interactions: email threading and routing of messages, calls and chats."""
