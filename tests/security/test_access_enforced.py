@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from crmkit import Crm, FakeClock, Principal
 from crmkit.adapters.fixed_rates import FixedRates
 from crmkit.adapters.memory import MemoryStore
-from crmkit.app.records import LEADS, OPPORTUNITIES
+from crmkit.app.records import ACCOUNTS, LEADS, OPPORTUNITIES
 from crmkit.kernel.directory import Directory, User
 from crmkit.kernel.errors import PermissionDenied
 from crmkit.kernel.ids import SequentialIds
@@ -32,11 +32,12 @@ POLICY = default_policy(Directory(USERS))
 ADMIN = Principal("u-admin", roles={"admin"})
 
 
-def _crm() -> tuple[Crm, list[str], list[str]]:
+def _crm() -> tuple[Crm, list[str], list[str], str]:
     """A CRM with leads and opportunities owned by each user (and some by nobody)."""
     crm = Crm(MemoryStore(), clock=FakeClock(T0), ids=SequentialIds("r"), access=POLICY)
     leads, deals = [], []
     with crm.unit_of_work(ADMIN) as uow:
+        account = uow.accounts.create("ACME", owner_id="u-anna")
         for owner in (*(u.id for u in USERS), None):
             lead = uow.leads.capture(last_name=f"Lead of {owner}", company="ACME")
             if owner is not None:
@@ -44,13 +45,13 @@ def _crm() -> tuple[Crm, list[str], list[str]]:
             leads.append(lead.id)
             deal = uow.opportunities.open(
                 f"Deal of {owner}", amount=Money.of("100", "EUR"), close_date=date(2026, 4, 1),
-                owner_id=owner,
+                owner_id=owner, account_id=account.id,
             )  # fmt: skip
             deals.append(deal.id)
-    return crm, leads, deals
+    return crm, leads, deals, account.id
 
 
-CRM, LEAD_IDS, DEAL_IDS = _crm()
+CRM, LEAD_IDS, DEAL_IDS, ACCOUNT_ID = _crm()
 
 principals = st.builds(
     lambda user, roles: Principal(user.id, roles=roles, teams=user.teams),
@@ -129,6 +130,32 @@ def test_writes_follow_the_grants(who: Principal, lead: str, new_owner: User) ->
                 uow.leads.assign(lead, new_owner.id)
     finally:
         uow.rollback()  # leave the shared store as it was for the next example
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(who=principals, limit=st.sampled_from([1, 3, 50]))
+def test_the_timeline_shows_only_what_the_grants_allow(who: Principal, limit: int) -> None:
+    if not POLICY.can(who, "account", Action.READ, _index(ACCOUNTS, ACCOUNT_ID)):
+        with pytest.raises(PermissionDenied):
+            CRM.timeline(ACCOUNT_ID, who)
+        return
+    seen, cursor = [], None
+    while True:
+        page = CRM.timeline(ACCOUNT_ID, who, limit=limit, cursor=cursor)
+        seen.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    kinds = {"account": ACCOUNTS, "opportunity": OPPORTUNITIES}
+    for entry in seen:  # nothing about a record the principal may not read
+        rtype = kinds[entry.record.kind]
+        assert POLICY.can(who, rtype.kind, Action.READ, _index(rtype, entry.record.id))
+    readable = {
+        d for d in DEAL_IDS if POLICY.can(who, "opportunity", Action.READ, _index(OPPORTUNITIES, d))
+    }
+    assert {
+        e.record.id for e in seen if e.record.kind == "opportunity"
+    } == readable  # and all of it
 
 
 def test_nobody_without_a_role_sees_anything_and_jobs_see_everything() -> None:
