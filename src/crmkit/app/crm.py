@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 from types import TracebackType
 
@@ -18,8 +18,10 @@ from crmkit.activities.activity import EVENTS as ACTIVITY_EVENTS
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.app.audiences import PROFILE_PROJECTIONS
 from crmkit.app.audit_trail import AuditTrail
+from crmkit.app.automation import Automation
 from crmkit.app.campaigns import CREDIT_PROJECTIONS
 from crmkit.app.deals import draft_contract
+from crmkit.app.notifier import Template
 from crmkit.app.paging import Page
 from crmkit.app.policies import Policies
 from crmkit.app.privacy import Privacy
@@ -28,6 +30,7 @@ from crmkit.app.service_settings import ServiceSettings
 from crmkit.app.settings import SalesSettings
 from crmkit.app.unit_of_work import UnitOfWork
 from crmkit.audit.entry import AuditKey
+from crmkit.extension.rules import Rule
 from crmkit.kernel.clock import Clock, SystemClock
 from crmkit.kernel.errors import StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, EventRegistry
@@ -88,6 +91,9 @@ class Crm:
         audit_key: The key that signs audit payloads; with it, every unit of work writes
             the audit trail (`crmkit.app.audit_trail`). Without it, nothing is audited.
         audit_keys: Earlier keys, still needed to verify entries they signed.
+        rules: Automation rules (`crmkit.extension.rules`), run inside every unit of
+            work (`crmkit.app.automation`).
+        templates: The message templates that the rules' notifications name.
         access: Who may read and change what (`crmkit.ports.access`); everyone may do
             everything unless the host passes a policy such as
             `crmkit.security.defaults.default_policy`.
@@ -106,6 +112,8 @@ class Crm:
         access: AccessPolicy | None = None,
         audit_key: AuditKey | None = None,
         audit_keys: Iterable[AuditKey] = (),
+        rules: Iterable[Rule] = (),
+        templates: Mapping[str, Template] = {},
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -141,6 +149,8 @@ class Crm:
         )
         self.audit = AuditTrail(self)
         """The audit trail: seal it, verify it, read it."""
+        self.automation = Automation(rules, templates)
+        """The host's automation rules, run inside every unit of work."""
         self.privacy = Privacy(self)
         """Consent ledger, subject-access export, erasure and retention."""
         self.service = ServiceSettings() if service is None else service
@@ -303,6 +313,8 @@ def open(
     access: AccessPolicy | None = None,
     audit_key: AuditKey | None = None,
     audit_keys: Iterable[AuditKey] = (),
+    rules: Iterable[Rule] = (),
+    templates: Mapping[str, Template] = {},
 ) -> Crm:
     """Open a CRM on a store named by URL (see `store_from_url` for the schemes).
 
@@ -327,4 +339,6 @@ def open(
         access=access,
         audit_key=audit_key,
         audit_keys=audit_keys,
+        rules=rules,
+        templates=templates,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -209,6 +209,21 @@ class UnitOfWork:
                 data.pop(name, None)
         return data
 
+    @property
+    def converter(self) -> Any:
+        """The CRM's strict converter (records and events to JSON-ready data)."""
+        return self._crm.converter
+
+    @contextmanager
+    def acting_as(self, principal: Principal) -> Iterator[None]:
+        """Within it, changes are stamped with ``principal`` (rules act as themselves)."""
+        kept = self.principal
+        self.principal = principal
+        try:
+            yield
+        finally:
+            self.principal = kept
+
     def trusted(self) -> AbstractContextManager[None]:
         """A block whose reads and writes the access policy does not check.
 
@@ -385,6 +400,8 @@ class UnitOfWork:
     def _react(self, event: DomainEvent) -> None:
         """Run the CRM's policies for ``event`` now, inside this unit of work."""
         handlers = (*self._crm.projections.for_event(event), *self._crm.policies.for_event(event))
+        if self._crm.automation:
+            handlers = (*handlers, self._crm.automation.react)
         if not handlers:
             return
         if self._depth >= MAX_DEPTH:
