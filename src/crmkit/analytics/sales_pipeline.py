@@ -101,6 +101,26 @@ class PipelineReport:
     amount: Money
     weighted: Money
 
+    @classmethod
+    def of(
+        cls,
+        rows: tuple[PipelineRow, ...],
+        by: tuple[Dimension, ...],
+        period: Period,
+        convert: ReportingCurrency,
+    ) -> PipelineReport:
+        """The report of ``rows`` (already converted and sorted), with its totals."""
+        return cls(
+            rows,
+            by,
+            period,
+            convert.currency,
+            convert.on,
+            sum(r.count for r in rows),
+            sum((r.amount for r in rows), convert.zero()),
+            sum((r.weighted for r in rows), convert.zero()),
+        )
+
 
 def _dimensions(by: object) -> tuple[Dimension, ...]:
     if isinstance(by, str):
@@ -159,16 +179,7 @@ def pipeline(
         PipelineRow(*key, count, total, weighted)
         for key, (count, total, weighted) in sorted(groups.items(), key=lambda g: _sort_key(g[0]))
     )
-    return PipelineReport(
-        rows,
-        dims,
-        length,
-        convert.currency,
-        convert.on,
-        sum(r.count for r in rows),
-        sum((r.amount for r in rows), convert.zero()),
-        sum((r.weighted for r in rows), convert.zero()),
-    )
+    return PipelineReport.of(rows, dims, length, convert)
 
 
 FORECAST_ORDER: Final = (
@@ -226,6 +237,27 @@ class ForecastReport:
     best_case: Money
     pipeline: Money
 
+    @classmethod
+    def of(
+        cls, rows: Iterable[ForecastRow], period: Period, convert: ReportingCurrency
+    ) -> ForecastReport:
+        """The report of ``rows`` (already converted), sorted by period then `FORECAST_ORDER`."""
+        rank = {category: index for index, category in enumerate(FORECAST_ORDER)}
+        ordered = tuple(sorted(rows, key=lambda r: (r.period, rank[r.category])))
+        sums = {
+            c: sum((r.amount for r in ordered if r.category is c), convert.zero()) for c in rank
+        }
+        return cls(
+            ordered,
+            period,
+            convert.currency,
+            convert.on,
+            sums[ForecastCategory.CLOSED],
+            sums[ForecastCategory.COMMIT],
+            sums[ForecastCategory.BEST_CASE],
+            sums[ForecastCategory.PIPELINE],
+        )
+
 
 def forecast(
     opportunities: Iterable[Opportunity],
@@ -253,20 +285,8 @@ def forecast(
         amount = convert(opp.amount)
         count, total, weighted = groups.get(key, (0, convert.zero(), convert.zero()))
         groups[key] = (count + 1, total + amount, weighted + amount * opp.probability)
-    rows = tuple(
-        ForecastRow(key[0], key[1], count, total, weighted)
-        for key, (count, total, weighted) in sorted(
-            groups.items(), key=lambda g: (g[0][0], rank[g[0][1]])
-        )
+    rows = (
+        ForecastRow(*key, count, total, weighted)
+        for key, (count, total, weighted) in groups.items()
     )
-    sums = {c: sum((r.amount for r in rows if r.category is c), convert.zero()) for c in rank}
-    return ForecastReport(
-        rows,
-        length,
-        convert.currency,
-        convert.on,
-        sums[ForecastCategory.CLOSED],
-        sums[ForecastCategory.COMMIT],
-        sums[ForecastCategory.BEST_CASE],
-        sums[ForecastCategory.PIPELINE],
-    )
+    return ForecastReport.of(rows, length, convert)

@@ -130,16 +130,7 @@ class Reports:
             )
             for key, (count, amount, weighted) in sums.items()
         )
-        return PipelineReport(
-            rows,
-            dims,
-            length,
-            convert.currency,
-            convert.on,
-            sum(r.count for r in rows),
-            sum((r.amount for r in rows), convert.zero()),
-            sum((r.weighted for r in rows), convert.zero()),
-        )
+        return PipelineReport.of(rows, dims, length, convert)
 
     def forecast(
         self,
@@ -169,24 +160,8 @@ class Reports:
                 known[1] + _convert(convert, native, amount),
                 known[2] + _convert(convert, native, weighted),
             )
-        rank = {category: index for index, category in enumerate(FORECAST_ORDER)}
-        rows = tuple(
-            ForecastRow(label, category, *values)
-            for (label, category), values in sorted(
-                sums.items(), key=lambda i: (i[0][0], rank[i[0][1]])
-            )
-        )
-        totals = {c: sum((r.amount for r in rows if r.category is c), convert.zero()) for c in rank}
-        return ForecastReport(
-            rows,
-            length,
-            convert.currency,
-            convert.on,
-            totals[ForecastCategory.CLOSED],
-            totals[ForecastCategory.COMMIT],
-            totals[ForecastCategory.BEST_CASE],
-            totals[ForecastCategory.PIPELINE],
-        )
+        rows = (ForecastRow(label, category, *values) for (label, category), values in sums.items())
+        return ForecastReport.of(rows, length, convert)
 
     # --- streamed ------------------------------------------------------------------------
 
