@@ -71,6 +71,8 @@ def test_the_export_holds_everything_about_the_contact(any_store: DocumentStore)
     assert export["records"]["contact"][0]["last_name"] == "Zebulonsky"
     assert len(export["messages"]) == 1
     assert {e["entry"]["record_id"] for e in export["audit"]} >= {contact_id}
+    ids = [e["entry"]["id"] for e in export["audit"]]
+    assert len(ids) == len(set(ids))
     ledger = crm.privacy.consent_ledger(DPO, contact_id)
     assert [(c.channel.value, c.purpose.value, c.granted) for c in ledger] == [
         ("email", "marketing", True)

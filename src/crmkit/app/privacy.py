@@ -179,7 +179,7 @@ class Privacy:
                 **crm.converter.unstructure(decode(crm.loaders, AUDIT, doc)),
                 "payload": _payload(crm, doc.id),
             }
-            for id in ids
+            for id in dict.fromkeys(ids)  # a segment profile shares its contact's id
             for doc in self._find(AUDIT, (Eq("record_id", id),))
         ]
         return out
