@@ -18,23 +18,43 @@ an item holding ``;`` or ``\\`` escapes it with a backslash (``a\\;b``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Final
 
-from crmkit.activities.activity import ActivityKind, ActivityStatus, Direction, RecordRef
-from crmkit.kernel.checks import to_enum
 from crmkit.kernel.errors import ValidationError
-from crmkit.kernel.ids import check_id
-from crmkit.kernel.money import Money, minor_units
-from crmkit.kernel.text import clean_line, clean_text, clean_token
-from crmkit.kernel.time import zone
-from crmkit.parties.values import Address, clean_tags
-from crmkit.sales import lead_values as v
+from crmkit.kernel.money import Money
+from crmkit.kernel.text import clean_line, clean_token
+from crmkit.parties.values import Address
 from crmkit.sales.capture import DEFAULT_FIELD_MAP, LeadInput
 from crmkit.sales.lead_values import LeadSource
-from crmkit.sales.pipeline import check_probability
+
+from ._csv_cells import (
+    PARSERS as PARSERS,
+    PERSONAL_COLUMNS as PERSONAL_COLUMNS,
+    UTM,
+    join_list as join_list,
+    split_list as split_list,
+)
+
+__all__ = [
+    "ANSWERS",
+    "CUSTOM",
+    "KINDS",
+    "LEAD_IDENTIFYING",
+    "PARSERS",
+    "PERSONAL_COLUMNS",
+    "REQUIRED",
+    "Problem",
+    "check_kind",
+    "column_for",
+    "columns",
+    "header_key",
+    "is_column",
+    "join_list",
+    "parse_cells",
+    "split_list",
+]
 
 CUSTOM: Final = "custom."
 """Prefix of the columns that carry custom fields (passed through as raw text)."""
@@ -42,7 +62,6 @@ ANSWERS: Final = "answers."
 """Prefix of the lead columns that carry qualification answers."""
 
 _ADDRESS: Final = "street city postal_code region country"
-_UTM: Final = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _PARTY: Final = f"email phone {_ADDRESS} tags owner_id"
 _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     kind: tuple(names.split())
@@ -50,7 +69,7 @@ _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "contact": f"id first_name last_name title {_PARTY} account_id time_zone",
         "account": f"id name website industry {_PARTY} parent_id",
         "lead": "id first_name last_name email phone company title website city region country"
-        f" description channel campaign_id {' '.join(_UTM)} owner_id tags",
+        f" description channel campaign_id {' '.join(UTM)} owner_id tags",
         "opportunity": "id name amount currency pipeline_id stage probability close_date"
         " account_id contact_ids lead_id owner_id",
         "activity": "id kind subject status occurred_at links body direction duration_minutes"
@@ -73,11 +92,6 @@ last name, email, phone or company instead)."""
 
 LEAD_IDENTIFYING: Final = ("last_name", "email", "phone", "company")
 """A lead row must fill at least one of these columns."""
-
-PERSONAL_COLUMNS: Final = frozenset(
-    {"first_name", "last_name", "email", "phone", "street", "subject", "body"}
-)
-"""Columns holding personal data: their values never appear in errors."""
 
 
 def _aliases(table: str) -> dict[str, str]:
@@ -133,15 +147,13 @@ _KIND_ALIASES: Final = {
         """
     ),
 }
+
 _SEPARATORS: Final = re.compile(r"[\s_\-]+")
 _NAME_SEPARATORS: Final = re.compile(r"[\s\-]+")
-_STREET_BREAK: Final = re.compile(r"\r\n|\r|\n")
 _DECIMAL: Final = {
     ".": re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?"),
     ",": re.compile(r"[+-]?[0-9]+(?:,[0-9]+)?"),
 }
-_ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_INT: Final = re.compile(r"[0-9]{1,9}")
 
 Problem = tuple[str | None, str]
 """A broken rule: the column (None for the whole row) and the rule."""
@@ -194,204 +206,6 @@ def is_column(kind: str, target: str) -> bool:
         if target.startswith(prefix) and (prefix == CUSTOM or kind == "lead"):
             return bool(target.removeprefix(prefix))
     return False
-
-
-# --- cells -------------------------------------------------------------------------------
-
-
-def split_list(cell: str) -> list[str]:
-    r"""The items of a ``;``-separated list cell, with ``\;`` and ``\\`` unescaped.
-
-    >>> split_list(r"vip; north\;east ;")
-    ['vip', 'north;east']
-    """
-    items: list[str] = []
-    current: list[str] = []
-    chars = iter(cell)
-    for char in chars:
-        if char == "\\":
-            # Only ; and \ are escaped: a backslash before anything else stays as it is.
-            following = next(chars, "")
-            current.append(following if following in (";", "\\") else char + following)
-        elif char == ";":
-            items.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    items.append("".join(current))
-    return [item.strip() for item in items if item.strip()]
-
-
-def join_list(items: tuple[str, ...] | list[str]) -> str:
-    """A list cell: items joined by ``;``, with ``\\`` and ``;`` escaped."""
-    return ";".join(item.replace("\\", "\\\\").replace(";", "\\;") for item in items)
-
-
-def _line(field: str, max_len: int = 200) -> Callable[[str], object]:
-    def parse(cell: str) -> object:
-        return clean_line(cell, field, max_len=max_len, personal=field in PERSONAL_COLUMNS)
-
-    return parse
-
-
-def _id(field: str) -> Callable[[str], object]:
-    def parse(cell: str) -> object:
-        return check_id(cell.strip(), field)
-
-    return parse
-
-
-def _street(cell: str) -> object:
-    lines = [line for line in _STREET_BREAK.split(cell) if line.strip()]
-    if not 1 <= len(lines) <= 3:
-        raise ValidationError("street", "must be 1 to 3 street lines", personal=True)
-    return tuple(clean_line(line, "street", personal=True) for line in lines)
-
-
-def _email(cell: str) -> object:
-    return v.email(cell.strip())
-
-
-def _phone(cell: str) -> object:
-    return v.phone(cell.strip())
-
-
-def _tags(cell: str) -> object:
-    return clean_tags(split_list(cell))
-
-
-def _ids(cell: str) -> object:
-    ids = tuple(check_id(item, "contact_ids") for item in split_list(cell))
-    if len(set(ids)) != len(ids):
-        raise ValidationError("contact_ids", "must not repeat a contact")
-    return ids
-
-
-def _links(cell: str) -> object:
-    refs: list[RecordRef] = []
-    for item in split_list(cell):
-        kind, colon, id = item.partition(":")
-        if not colon:
-            raise ValidationError("links", "must be kind:id items, for example contact:c-1")
-        refs.append(RecordRef(kind.strip(), id.strip()))
-    return tuple(dict.fromkeys(refs))
-
-
-def _zone(cell: str) -> object:
-    return zone(cell.strip()).key
-
-
-def _country(cell: str) -> object:
-    return v.country(cell)
-
-
-def _currency(cell: str) -> object:
-    minor_units(cell.strip())
-    return cell.strip()
-
-
-def _date(cell: str) -> object:
-    text = cell.strip()
-    try:
-        if _ISO_DATE.fullmatch(text):
-            return date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise ValidationError("date", "must be a valid ISO date, YYYY-MM-DD")
-
-
-def _instant(cell: str) -> object:
-    try:
-        value = datetime.fromisoformat(cell.strip())
-    except ValueError:
-        raise ValidationError("instant", "must be an ISO date and time with offset") from None
-    if value.utcoffset() is None:
-        raise ValidationError("instant", "must have a UTC offset, for example +00:00 or Z")
-    return value
-
-
-def _minutes(cell: str) -> object:
-    text = cell.strip()
-    if not _INT.fullmatch(text) or int(text) > 100_000:
-        raise ValidationError("duration_minutes", "must be a whole number from 0 to 100000")
-    return int(text)
-
-
-def _probability(cell: str) -> object:
-    return check_probability(cell.strip())
-
-
-_to_kind = to_enum(ActivityKind, "kind")
-_to_status = to_enum(ActivityStatus, "status")
-_to_direction = to_enum(Direction, "direction")
-
-
-def _token(convert: Callable[[object], object]) -> Callable[[str], object]:
-    def parse(cell: str) -> object:
-        return convert(cell.strip().casefold())
-
-    return parse
-
-
-def _stage(cell: str) -> object:
-    return clean_token(cell.strip(), "stage")
-
-
-def _channel(cell: str) -> object:
-    return clean_token(cell.strip(), "channel", max_len=30)
-
-
-def _description(cell: str) -> object:
-    return clean_text(cell, "description")
-
-
-def _body(cell: str) -> object:
-    return clean_text(cell, "body", personal=True)
-
-
-PARSERS: Final[Mapping[str, Callable[[str], object]]] = {
-    "id": _id("id"),
-    "first_name": _line("first_name"),
-    "last_name": _line("last_name"),
-    "name": _line("name"),
-    "title": _line("title"),
-    "email": _email,
-    "phone": _phone,
-    "street": _street,
-    "city": _line("city"),
-    "postal_code": _line("postal_code", 20),
-    "region": _line("region", 100),
-    "country": _country,
-    "tags": _tags,
-    "owner_id": _id("owner_id"),
-    "account_id": _id("account_id"),
-    "parent_id": _id("parent_id"),
-    "time_zone": _zone,
-    "website": _line("website", 2000),
-    "industry": _line("industry"),
-    "company": _line("company"),
-    "description": _description,
-    "channel": _channel,
-    "campaign_id": _id("campaign_id"),
-    **{name: _line(name) for name in _UTM},
-    "currency": _currency,
-    "pipeline_id": _id("pipeline_id"),
-    "stage": _stage,
-    "probability": _probability,
-    "close_date": _date,
-    "contact_ids": _ids,
-    "lead_id": _id("lead_id"),
-    "kind": _token(_to_kind),
-    "subject": _line("subject"),
-    "status": _token(_to_status),
-    "occurred_at": _instant,
-    "links": _links,
-    "body": _body,
-    "direction": _token(_to_direction),
-    "duration_minutes": _minutes,
-    "message_id": _line("message_id", 998),
-}
-"""How each column's non-empty cell becomes a typed value (``amount`` is read apart)."""
 
 
 # --- rows --------------------------------------------------------------------------------
@@ -452,7 +266,7 @@ def _lead(values: dict[str, object], filled: Mapping[str, str], problems: list[P
                 answers[name] = clean_line(filled[column], column, max_len=500)
             except ValidationError as exc:
                 problems.append((column, exc.rule))
-    source = {c: values.pop(c) for c in ("channel", "campaign_id", *_UTM) if c in values}
+    source = {c: values.pop(c) for c in ("channel", "campaign_id", *UTM) if c in values}
     values["source"] = LeadSource(source.pop("channel", "import"), **source)
     if answers:
         values["answers"] = answers

@@ -31,8 +31,8 @@ import csv
 import io
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, BinaryIO, Final, Protocol
+from collections.abc import Iterable, Iterator, Mapping
+from typing import BinaryIO, Final, Protocol
 
 import attrs
 
@@ -40,24 +40,34 @@ from crmkit.activities.activity import Activity
 from crmkit.kernel.errors import ValidationError
 from crmkit.parties.account import Account
 from crmkit.parties.contact import Contact
-from crmkit.parties.values import Address
 from crmkit.sales.lead import Lead
 from crmkit.sales.opportunity import Opportunity
 
+from ._csv_decode import EncodingError as EncodingError, decoded_lines, encoding_name
+from ._csv_export import CELLS
+from ._csv_header import header_mapping, resolve_header
 from .csv_columns import (
     ANSWERS,
     CUSTOM,
-    LEAD_IDENTIFYING,
     PERSONAL_COLUMNS,
-    REQUIRED,
     check_kind,
-    column_for,
     columns,
-    header_key,
     is_column,
-    join_list,
     parse_cells,
 )
+
+__all__ = [
+    "DELIMITERS",
+    "CsvRows",
+    "EncodingError",
+    "Row",
+    "RowData",
+    "RowError",
+    "read_rows",
+    "row_of",
+    "validate_row",
+    "write_rows",
+]
 
 DELIMITERS: Final = ",;\t|"
 """The delimiters `read_rows` sniffs: comma, semicolon, tab and pipe."""
@@ -134,26 +144,6 @@ class RowData:
     custom: dict[str, str] = attrs.field(factory=dict)
 
 
-class EncodingError(ValidationError):
-    """The file is not in the encoding it is read with.
-
-    Attributes:
-        encoding: The encoding it was read with.
-        offset: The offset of the first byte that cannot be decoded.
-        line: The line of that byte (counting line feeds; the first line is 1).
-    """
-
-    def __init__(self, encoding: str, offset: int, line: int, byte: int):
-        self.encoding = encoding
-        self.offset = offset
-        self.line = line
-        super().__init__(
-            "file",
-            f"is not {encoding}: byte 0x{byte:02x} at offset {offset} (line {line}) cannot be"
-            " decoded; pass encoding= with the file's encoding, for example encoding='cp1252'",
-        )
-
-
 class CsvRows(Iterator[Row | RowError]):
     """The rows of an opened CSV file (`read_rows`), with what its header told.
 
@@ -213,7 +203,7 @@ def read_rows(
         raise ValidationError("delimiter", "must be one of ',', ';', tab or '|'", delimiter)
     if isinstance(stream, bytes | bytearray):
         stream = io.BytesIO(stream)
-    lines = _decoded(stream, _encoding(encoding))
+    lines = decoded_lines(stream, encoding_name(encoding))
     first = next(lines, None)
     if first is None or not first.strip():
         raise ValidationError("file", "needs a header row: its first line must name the columns")
@@ -227,7 +217,7 @@ def read_rows(
         header = next(reader)
     except csv.Error as exc:
         raise ValidationError("header", f"is not valid CSV: {exc}") from None
-    resolved = _resolve(kind, header, _mapping(kind, mapping), strict)
+    resolved = resolve_header(kind, header, header_mapping(kind, mapping), strict)
     return CsvRows(kind, delimiter, header, resolved, reader)
 
 
@@ -283,7 +273,7 @@ def write_rows(
     header = [*columns(kind), *_extras(kind, extra_columns)]
     if not isinstance(delimiter, str) or delimiter not in DELIMITERS:
         raise ValidationError("delimiter", "must be one of ',', ';', tab or '|'", delimiter)
-    codec = _encoding(encoding)
+    codec = encoding_name(encoding)
     target = _Encoded(stream, codec)
     if bom:
         stream.write(codecs.BOM_UTF8)
@@ -318,7 +308,7 @@ def row_of(kind: str, record: object, *, custom: Mapping[str, str] | None = None
     cls = _RECORDS[check_kind(kind)]
     if not isinstance(record, cls):
         raise ValidationError("record", f"must be a {cls.__name__}", type(record).__name__)
-    cells = _CELLS[kind](record)
+    cells = CELLS[kind](record)
     row = {column: cells.get(column, "") for column in columns(kind)}
     if isinstance(record, Lead):
         row.update({ANSWERS + name: text for name, text in record.answers.items()})
@@ -330,106 +320,6 @@ def row_of(kind: str, record: object, *, custom: Mapping[str, str] | None = None
 
 
 # --- reading -----------------------------------------------------------------------------
-
-
-def _encoding(encoding: str | None) -> str:
-    if encoding is None:
-        return "utf-8"
-    try:
-        if isinstance(encoding, str):
-            "".encode(encoding)  # LookupError for unknown and for bytes-to-bytes codecs
-            return encoding
-    except LookupError:
-        pass
-    raise ValidationError("encoding", "must name a known text encoding", encoding)
-
-
-def _decoded(stream: BinaryIO, encoding: str) -> Iterator[str]:
-    """The lines of a byte stream with their line ends, decoded; a leading BOM dropped."""
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
-    fed = newlines = 0
-    pending = ""
-    start = True
-    while True:
-        data = stream.read(_CHUNK)
-        if not isinstance(data, bytes | bytearray):
-            raise ValidationError("file", "must be opened in binary mode ('rb')")
-        try:
-            text = decoder.decode(data, final=not data)
-        except UnicodeDecodeError as exc:
-            held = exc.object[: len(exc.object) - len(data)]  # bytes the decoder kept from before
-            offset = fed - len(held) + exc.start
-            line = 1 + newlines - held.count(b"\n") + exc.object[: exc.start].count(b"\n")
-            raise EncodingError(encoding, offset, line, exc.object[exc.start]) from None
-        fed += len(data)
-        newlines += data.count(b"\n")
-        pending += text
-        if start and pending:
-            pending = pending.removeprefix("\ufeff")
-            start = False
-        begin = 0
-        for end in _EOL.finditer(pending):
-            if end.group() == "\r" and end.end() == len(pending) and data:
-                break  # a line feed may follow in the next chunk
-            yield pending[begin : end.end()]
-            begin = end.end()
-        pending = pending[begin:]
-        if not data:
-            if pending:
-                yield pending
-            return
-
-
-def _mapping(kind: str, mapping: Mapping[str, str | None] | None) -> dict[str, str | None]:
-    if mapping is None:
-        return {}
-    if not isinstance(mapping, Mapping):
-        raise ValidationError("mapping", "must map header names to columns", mapping)
-    result: dict[str, str | None] = {}
-    for name, target in mapping.items():
-        if not isinstance(name, str) or not (target is None or isinstance(target, str)):
-            raise ValidationError("mapping", "must map header names to columns or None", name)
-        if target is not None and not is_column(kind, target):
-            raise ValidationError("mapping", f"maps {name!r} to no {kind} column", target)
-        result[header_key(name)] = target
-    return result
-
-
-def _resolve(
-    kind: str, header: list[str], mapping: dict[str, str | None], strict: bool
-) -> tuple[list[str | None], list[str]]:
-    """The column of each header name, and the unknown names; `ValidationError` if bad."""
-    problems: list[str] = []
-    unknown: list[str] = []
-    seen: dict[str, int] = {}
-    used: dict[str, int] = {}
-    cols: list[str | None] = []
-    for number, name in enumerate(header, 1):
-        key = header_key(name)
-        target = mapping[key] if key in mapping else column_for(kind, name) if key else None
-        if not key:
-            problems.append(f"column {number} has no name")
-        elif key in seen:
-            problems.append(f"column {number} repeats the name of column {seen[key]} ({name!r})")
-            target = None
-        elif target in used:
-            problems.append(f"columns {used[target]} and {number} both map to {target}")
-            target = None
-        elif target is None and key not in mapping:
-            unknown.append(name.strip())
-        seen.setdefault(key, number)
-        if target is not None:
-            used[target] = number
-        cols.append(target)
-    problems.extend(f"needs a {c} column" for c in REQUIRED[kind] if c not in used)
-    if kind == "lead" and not any(c in used for c in LEAD_IDENTIFYING):
-        problems.append("needs a last_name, email, phone or company column")
-    if strict:
-        problems.extend(f"has the unknown column {name!r}" for name in unknown)
-        problems.extend(f"lacks the mapped column {n!r}" for n in mapping if n not in seen)
-    if problems:
-        raise ValidationError("header", "; ".join(problems))
-    return cols, unknown
 
 
 class _Reader(Protocol):
@@ -501,81 +391,3 @@ def _extras(kind: str, extra: Iterable[str]) -> list[str]:
         if not is_column(kind, name):
             raise ValidationError("extra_columns", f"is not a {kind} column", name)
     return names
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value)
-
-
-def _address(addresses: tuple[Address, ...]) -> dict[str, str]:
-    if not addresses:
-        return {}
-    first = addresses[0]
-    return {
-        "street": "\n".join(first.lines),
-        "city": first.city,
-        "postal_code": _text(first.postal_code),
-        "region": _text(first.region),
-        "country": first.country,
-    }
-
-
-def _party(record: Contact | Account) -> dict[str, str]:
-    return {
-        "id": record.id,
-        "email": record.emails[0].address if record.emails else "",
-        "phone": record.phones[0].number if record.phones else "",
-        **_address(record.addresses),
-        "tags": join_list(record.tags),
-        "owner_id": _text(record.owner_id),
-    }
-
-
-def _contact(c: Contact) -> dict[str, str]:
-    firsts = {"first_name": c.first_name, "last_name": c.last_name, "title": _text(c.title)}
-    account = c.account_ids[0] if c.account_ids else ""
-    return {**_party(c), **firsts, "account_id": account, "time_zone": _text(c.time_zone)}
-
-
-def _account(a: Account) -> dict[str, str]:
-    named = {"name": a.name, "website": _text(a.website), "industry": _text(a.industry)}
-    return {**_party(a), **named, "parent_id": _text(a.parent_id)}
-
-
-def _lead(lead: Lead) -> dict[str, str]:
-    cells = {c: _text(getattr(lead, c)) for c in columns("lead") if hasattr(lead, c)}
-    source = attrs.asdict(lead.source)
-    return {
-        **cells,
-        **{c: _text(x) for c, x in source.items()},
-        "email": "" if lead.email is None else lead.email.address,
-        "phone": "" if lead.phone is None else lead.phone.number,
-        "tags": join_list(lead.tags),
-    }
-
-
-def _opportunity(o: Opportunity) -> dict[str, str]:
-    cells = {c: _text(getattr(o, c)) for c in columns("opportunity") if hasattr(o, c)}
-    return {
-        **cells,
-        "amount": format(o.amount.amount, "f"),
-        "currency": o.amount.currency,
-        "probability": format(o.probability, "f"),
-        "close_date": o.close_date.isoformat(),
-        "contact_ids": join_list(o.contact_ids),
-    }
-
-
-def _activity(a: Activity) -> dict[str, str]:
-    cells = {c: _text(getattr(a, c)) for c in columns("activity") if hasattr(a, c)}
-    links = join_list([f"{ref.kind}:{ref.id}" for ref in a.links])
-    return {**cells, "occurred_at": a.occurred_at.isoformat(), "links": links}
-
-
-_CELLS: Final[dict[str, Callable[[Any], dict[str, str]]]] = {
-    "contact": _contact,
-    "account": _account,
-    "lead": _lead,
-    "opportunity": _opportunity,
-    "activity": _activity,
-}

@@ -26,7 +26,7 @@ deterministic.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -38,22 +38,47 @@ import attrs
 from crmkit.kernel.checks import aware, of_type, to_enum, tuple_of
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.ids import AccountId, ContactId, check_id
-from crmkit.kernel.time import require_aware, zone as lookup_zone
+from crmkit.kernel.time import require_aware
 from crmkit.marketing.guards import QuietHours
-from crmkit.service.calendar import BusinessCalendar, WeeklyHours
+from crmkit.service.calendar import WeeklyHours
 
-SLOTS: Final = 168
-"""Hour-of-week slots: ``weekday * 24 + hour`` in the contact's local time (0 is Monday 00:00)."""
+from ._best_time_windows import (
+    PLACES as PLACES,
+    SLOTS as SLOTS,
+    Estimate,
+    EvidenceLevel as EvidenceLevel,
+    add_counts,
+    rounded,
+    slot_of,
+    starts,
+    touches,
+)
+from ._contact_hours import as_zone, contact_calendar
+
+__all__ = [
+    "MAX_HORIZON",
+    "PLACES",
+    "SLOTS",
+    "STRENGTH",
+    "Attempt",
+    "CallOutcome",
+    "ContactHistory",
+    "ContactTally",
+    "Evidence",
+    "EvidenceLevel",
+    "Model",
+    "SlotTally",
+    "Window",
+    "learn",
+    "windows",
+]
+
 STRENGTH: Final = 5
 """Default prior weight ``k``: a parent's rate counts as this many attempts."""
-PLACES: Final = 4
-"""Decimal places of every rate (rounded half to even)."""
 MAX_HORIZON: Final = timedelta(days=366)
 """The longest horizon `windows` looks ahead."""
 
 _HOUR = timedelta(hours=1)
-_MINUTE = timedelta(minutes=1)
-_DAYS: Final = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 
 
 class CallOutcome(StrEnum):
@@ -72,14 +97,6 @@ class CallOutcome(StrEnum):
     def is_evidence(self) -> bool:
         """Whether the attempt says anything about when the contact answers."""
         return self not in (CallOutcome.WRONG_NUMBER, CallOutcome.FAILED)
-
-
-class EvidenceLevel(StrEnum):
-    """Whose attempts back a window's rate: the contact's, its account's or everyone's."""
-
-    CONTACT = "contact"
-    ACCOUNT = "account"
-    POPULATION = "population"
 
 
 _to_outcome = to_enum(CallOutcome, "outcome")
@@ -105,7 +122,7 @@ def _account_id(value: object) -> AccountId | None:
 
 
 def _time_zone(value: object) -> ZoneInfo:
-    return value if isinstance(value, ZoneInfo) else lookup_zone(value, "time_zone")
+    return as_zone(value, "time_zone")
 
 
 def _attempts(value: object) -> tuple[Attempt, ...]:
@@ -223,7 +240,7 @@ class Model:
         """
         if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot < SLOTS:
             raise ValidationError("slot", f"must be an integer from 0 to {SLOTS - 1}", slot)
-        return _rounded(_Estimate(self, contact_id, account_id).rates[slot])
+        return rounded(Estimate(self, contact_id, account_id).rates[slot])
 
 
 @attrs.frozen
@@ -285,15 +302,15 @@ def learn(histories: Iterable[ContactHistory], *, strength: int = STRENGTH) -> M
         for attempt in history.attempts:
             if attempt.outcome.is_evidence:
                 local = attempt.at.astimezone(history.time_zone)
-                counts = known[2].setdefault(local.weekday() * 24 + local.hour, [0, 0])
+                counts = known[2].setdefault(slot_of(local), [0, 0])
                 counts[0] += attempt.outcome is CallOutcome.CONNECTED
                 counts[1] += 1
     population: dict[int, list[int]] = {}
     accounts: dict[str, dict[int, list[int]]] = {}
     for _, account_id, slots in contacts.values():
-        _add(population, slots)
+        add_counts(population, slots)
         if account_id is not None:
-            _add(accounts.setdefault(account_id, {}), slots)
+            add_counts(accounts.setdefault(account_id, {}), slots)
     return Model(
         k,
         _freeze(population),
@@ -331,7 +348,7 @@ def windows(
     if not isinstance(model, Model):
         raise ValidationError("model", "must be a Model", type(model).__name__)
     check_id(contact_id, "contact_id")
-    tz = zone if isinstance(zone, ZoneInfo) else lookup_zone(zone, "zone")
+    tz = as_zone(zone, "zone")
     start_at = require_aware(now, "now").astimezone(UTC)
     if contact_hours is not None and not isinstance(contact_hours, WeeklyHours):
         raise ValidationError("contact_hours", "must be WeeklyHours or None", contact_hours)
@@ -345,82 +362,30 @@ def windows(
         raise ValidationError("length", "must be 1 to 24 whole hours", length)
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ValidationError("top", "must be a positive integer", top)
-    estimate = _Estimate(model, contact_id, account_id)
+    estimate = Estimate(model, contact_id, account_id)
     hours = length // _HOUR
     ranked = []
-    for start in _starts(tz, start_at, start_at + horizon):
-        slots = tuple(_slot((start + step * _HOUR).astimezone(tz)) for step in range(hours))
+    for start in starts(tz, start_at, start_at + horizon):
+        slots = tuple(slot_of((start + step * _HOUR).astimezone(tz)) for step in range(hours))
         rate = sum((estimate.rates[slot] for slot in slots), Fraction(0)) / hours
         ranked.append((-rate, start, slots))
     ranked.sort()
     calendar = None
     if contact_hours is not None:
-        calendar = BusinessCalendar("contact hours", tz, contact_hours)
+        calendar = contact_calendar(contact_hours, tz)
     found: list[Window] = []
     for negative, start, slots in ranked:
         end = start + length
         if calendar is not None and calendar.elapsed(start, end) != length:
             continue
-        if quiet is not None and _touches(quiet, start, end, tz):
+        if quiet is not None and touches(quiet, start, end, tz):
             continue
         local = start.astimezone(tz)
-        evidence = estimate.evidence(slots, local, end.astimezone(tz))
-        found.append(Window(local, end.astimezone(tz), slots[0], _rounded(-negative), evidence))
+        evidence = Evidence(*estimate.evidence(slots, local, end.astimezone(tz)))
+        found.append(Window(local, end.astimezone(tz), slots[0], rounded(-negative), evidence))
         if len(found) == top:
             break
     return tuple(found)
-
-
-class _Estimate:
-    """The posterior rates of all slots for one contact, and the evidence behind them."""
-
-    def __init__(self, model: Model, contact_id: str | None, account_id: str | None) -> None:
-        contact = model.contacts.get(contact_id) if contact_id is not None else None
-        if account_id is None and contact is not None:
-            account_id = contact.account_id
-        own = _index(contact.slots if contact else ())
-        account = _index(model.accounts.get(account_id or "", ()))
-        inside = contact is not None and account_id is not None and contact.account_id == account_id
-        # Each level's prior leaves out the calls counted below it: no call counts twice.
-        others = _minus(account, own) if inside else account
-        rest = _minus(_minus(_index(model.population), others), own)
-        self.levels = (
-            (EvidenceLevel.CONTACT, own),
-            (EvidenceLevel.ACCOUNT, others),
-            (EvidenceLevel.POPULATION, rest),
-        )
-        successes = sum(tally.successes for tally in model.population)
-        attempts = sum(tally.attempts for tally in model.population)
-        self.overall = (successes, attempts)
-        k = model.strength
-        overall = Fraction(successes + 1, attempts + 2)  # the weak Beta(1, 1) global prior
-        rates = [overall] * SLOTS  # a slot without calls at any level keeps the overall rate
-        for slot in sorted(set(own) | set(others) | set(rest)):
-            rate = overall
-            for _, tallies in reversed(self.levels):
-                hits, tries = tallies.get(slot, (0, 0))
-                rate = (hits + k * rate) / (tries + k)
-            rates[slot] = rate
-        self.rates: tuple[Fraction, ...] = tuple(rates)
-
-    def evidence(self, slots: tuple[int, ...], start: datetime, end: datetime) -> Evidence:
-        when = f"on {_DAYS[start.weekday()]} {start:%H:%M}–{end:%H:%M}"
-        for level, tallies in self.levels:
-            hits = sum(tallies.get(slot, (0, 0))[0] for slot in slots)
-            tries = sum(tallies.get(slot, (0, 0))[1] for slot in slots)
-            if tries:
-                who = {
-                    EvidenceLevel.CONTACT: "",
-                    EvidenceLevel.ACCOUNT: "the account's contacts ",
-                    EvidenceLevel.POPULATION: "all contacts ",
-                }[level]
-                times = "time" if tries == 1 else "times"
-                return Evidence(
-                    level, hits, tries, f"{who}connected {hits} of {tries} {times} {when}"
-                )
-        hits, tries = self.overall
-        text = f"no calls {when} yet; overall, contacts connected {hits} of {tries}"
-        return Evidence(EvidenceLevel.POPULATION, 0, 0, text)
 
 
 def _iterate(values: object, field: str) -> Iterator[Any]:
@@ -429,57 +394,5 @@ def _iterate(values: object, field: str) -> Iterator[Any]:
     return iter(values)
 
 
-def _slot(local: datetime) -> int:
-    return local.weekday() * 24 + local.hour
-
-
-def _add(into: dict[int, list[int]], slots: dict[int, list[int]]) -> None:
-    for slot, (hits, tries) in slots.items():
-        counts = into.setdefault(slot, [0, 0])
-        counts[0] += hits
-        counts[1] += tries
-
-
 def _freeze(slots: dict[int, list[int]]) -> tuple[SlotTally, ...]:
     return tuple(SlotTally(slot, hits, tries) for slot, (hits, tries) in sorted(slots.items()))
-
-
-def _index(tallies: tuple[SlotTally, ...]) -> dict[int, tuple[int, int]]:
-    return {tally.slot: (tally.successes, tally.attempts) for tally in tallies}
-
-
-def _minus(
-    whole: dict[int, tuple[int, int]], part: dict[int, tuple[int, int]]
-) -> dict[int, tuple[int, int]]:
-    found = dict(whole)
-    for slot, (hits, tries) in part.items():
-        had_hits, had_tries = found.get(slot, (0, 0))
-        found[slot] = (had_hits - hits, had_tries - tries)
-    return found
-
-
-def _rounded(value: Fraction) -> Decimal:
-    # round() of a Fraction rounds half to even, exactly.
-    return Decimal(round(value * 10**PLACES)).scaleb(-PLACES)
-
-
-def _starts(tz: ZoneInfo, low: datetime, high: datetime) -> Iterator[datetime]:
-    """UTC instants of the local full hours in [low, high) that exist, first occurrence only."""
-    day, last = low.astimezone(tz).date(), high.astimezone(tz).date()
-    while day <= last:
-        for hour in range(24):
-            naive = datetime.combine(day, time(hour))
-            at = naive.replace(tzinfo=tz).astimezone(UTC)  # fold=0: a repeated hour's first
-            if at.astimezone(tz).replace(tzinfo=None) == naive and low <= at < high:
-                yield at  # a skipped local time comes back moved by the gap: left out
-        day += timedelta(days=1)
-
-
-def _touches(quiet: QuietHours, start: datetime, end: datetime, tz: ZoneInfo) -> bool:
-    """Whether any instant of [start, end) is quiet (exact: quiet bounds are whole minutes)."""
-    at = start
-    while at < end:
-        if quiet.contains(at, tz):
-            return True
-        at += _MINUTE
-    return False

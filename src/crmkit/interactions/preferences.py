@@ -35,7 +35,6 @@ occurrence; a shift's end is outside it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -47,9 +46,18 @@ import attrs
 
 from crmkit.kernel.checks import items, of_type, to_enum, tuple_of
 from crmkit.kernel.errors import ValidationError
-from crmkit.kernel.time import require_aware, zone as lookup_zone
+from crmkit.kernel.time import require_aware
 from crmkit.parties.consent import Channel, ConsentStatus, Purpose
-from crmkit.service.calendar import BusinessCalendar, Shift, WeeklyHours
+from crmkit.service.calendar import Shift, WeeklyHours
+
+from ._contact_hours import as_zone, contact_calendar
+from ._preference_fields import (
+    billing_channels,
+    language_tag,
+    marketing_channels,
+    sales_channels,
+    service_channels,
+)
 
 __all__ = [
     "BLOCKED_BY_DO_NOT",
@@ -105,61 +113,6 @@ DEFAULT_ORDER: Final[tuple[Channel, ...]] = (
 DEFAULT_CONTACT_HOURS: Final = WeeklyHours.weekdays(Shift("09:00", "17:00"))
 """Contact hours when the contact stated none: Monday to Friday, 09:00 to 17:00 local time."""
 
-# Language, then subtags of up to 8 letters or digits (script, region, variants,
-# extensions): the shape of BCP 47 without its registry.
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", re.ASCII)
-_LANGUAGE_MAX = 35
-
-
-def _canonical_tag(tag: str) -> str:
-    """BCP 47 case conventions: ``en``, ``zh-Hant-TW``; after a singleton all lower case."""
-    first, *rest = tag.split("-")
-    out = [first.lower()]
-    extension = False
-    for part in rest:
-        extension = extension or len(part) == 1
-        if not extension and len(part) == 4 and part.isalpha():
-            out.append(part.title())
-        elif not extension and len(part) == 2 and part.isalpha():
-            out.append(part.upper())
-        else:
-            out.append(part.lower())
-    return "-".join(out)
-
-
-def _language(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > _LANGUAGE_MAX or not _LANGUAGE.fullmatch(value):
-        raise ValidationError("language", "must be a BCP 47 tag such as 'en' or 'de-AT'", value)
-    return _canonical_tag(value)
-
-
-def _channels(value: object, field: str) -> tuple[Channel, ...]:
-    found: list[Channel] = []
-    for index, item in enumerate(items(value, field)):
-        channel = to_enum(Channel, f"{field}[{index}]")(item)
-        if channel in found:
-            raise ValidationError(f"{field}[{index}]", "repeats a channel", channel.value)
-        found.append(channel)
-    return tuple(found)
-
-
-def _service(value: object) -> tuple[Channel, ...]:
-    return _channels(value, "service")
-
-
-def _sales(value: object) -> tuple[Channel, ...]:
-    return _channels(value, "sales")
-
-
-def _marketing(value: object) -> tuple[Channel, ...]:
-    return _channels(value, "marketing")
-
-
-def _billing(value: object) -> tuple[Channel, ...]:
-    return _channels(value, "billing")
-
 
 _to_purpose = to_enum(ContactPurpose, "purpose")
 
@@ -183,11 +136,11 @@ class ChannelPreferences:
         do_not_email: No sales or marketing email (service and billing email is allowed).
     """
 
-    service: tuple[Channel, ...] = attrs.field(default=(), converter=_service)
-    sales: tuple[Channel, ...] = attrs.field(default=(), converter=_sales)
-    marketing: tuple[Channel, ...] = attrs.field(default=(), converter=_marketing)
-    billing: tuple[Channel, ...] = attrs.field(default=(), converter=_billing)
-    language: str | None = attrs.field(default=None, converter=_language)
+    service: tuple[Channel, ...] = attrs.field(default=(), converter=service_channels)
+    sales: tuple[Channel, ...] = attrs.field(default=(), converter=sales_channels)
+    marketing: tuple[Channel, ...] = attrs.field(default=(), converter=marketing_channels)
+    billing: tuple[Channel, ...] = attrs.field(default=(), converter=billing_channels)
+    language: str | None = attrs.field(default=None, converter=language_tag)
     contact_hours: WeeklyHours = attrs.field(
         default=DEFAULT_CONTACT_HOURS, validator=of_type(WeeklyHours)
     )
@@ -309,18 +262,10 @@ def _status(consent: ConsentLookup, channel: Channel, purpose: Purpose) -> Conse
     raise ValidationError("consent", "must be a mapping or a function of channel and purpose")
 
 
-def _zone(value: object) -> ZoneInfo:
-    return value if isinstance(value, ZoneInfo) else lookup_zone(value, "zone")
-
-
 def _prefs(value: object) -> ChannelPreferences:
     if not isinstance(value, ChannelPreferences):
         raise ValidationError("prefs", "must be ChannelPreferences", value)
     return value
-
-
-def _calendar(prefs: ChannelPreferences, tz: ZoneInfo) -> BusinessCalendar:
-    return BusinessCalendar("contact hours", tz, prefs.contact_hours)
 
 
 def _skip_reason(
@@ -373,13 +318,13 @@ def choose_channel(
     purpose = _to_purpose(purpose)
     reachable = frozenset(_to_available(item) for item in items(available, "available"))
     at = require_aware(now, "now")
-    tz = _zone(zone)
+    tz = as_zone(zone, "zone")
     if not isinstance(fallback, bool):
         raise ValidationError("fallback", "must be bool", fallback)
     own = prefs.preferred(purpose)
 
     def in_hours() -> bool:
-        return _calendar(prefs, tz).is_working(at)
+        return contact_calendar(prefs.contact_hours, tz).is_working(at)
 
     skipped: list[Skip] = []
     for channel in prefs.order(purpose, fallback=fallback):
@@ -409,10 +354,10 @@ def may_call(
     """
     prefs = _prefs(prefs)
     at = require_aware(now, "now")
-    tz = _zone(zone)
+    tz = as_zone(zone, "zone")
     if _call_blocked(prefs, purpose):
         return False
-    return _calendar(prefs, tz).is_working(at)
+    return contact_calendar(prefs.contact_hours, tz).is_working(at)
 
 
 def next_call_window(
@@ -429,7 +374,7 @@ def next_call_window(
     """
     prefs = _prefs(prefs)
     at = require_aware(now, "now")
-    tz = _zone(zone)
+    tz = as_zone(zone, "zone")
     if _call_blocked(prefs, purpose) or not any(prefs.contact_hours.days):
         return None
-    return _calendar(prefs, tz).next_working(at)
+    return contact_calendar(prefs.contact_hours, tz).next_working(at)

@@ -52,12 +52,12 @@ subject carries a ticket tag. An email's own ``Message-ID`` is never looked up.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import getaddresses
 from enum import StrEnum
 
 import attrs
@@ -69,8 +69,32 @@ from crmkit.kernel.events import PERSONAL
 from crmkit.kernel.text import clean_line
 from crmkit.kernel.time import require_aware
 
-ID_MAX = 996
-"""Longest id inside the brackets, so that ``<id>`` fits a 998-character header line."""
+from ._message_ids import (
+    CONTROL,
+    ID_MAX as ID_MAX,
+    SPACE,
+    header_date,
+    header_pairs,
+    header_text,
+    message_ids as message_ids,
+)
+
+__all__ = [
+    "ID_MAX",
+    "NOT_FOUND",
+    "SUBJECT_MAX",
+    "TICKET_TAG",
+    "InboundEmail",
+    "Resolution",
+    "ResolvedBy",
+    "from_headers",
+    "is_forward",
+    "message_ids",
+    "resolve",
+    "thread_subject",
+    "ticket_tags",
+]
+
 SUBJECT_MAX = 998
 """Longest subject kept, in characters (the RFC 5322 line limit); longer ones are cut."""
 
@@ -90,10 +114,6 @@ _PREFIX = re.compile(
     r"\s*(re|fwd|fw|aw|wg|sv)\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:\uff1a]\s*", re.IGNORECASE
 )
 _FORWARDS = frozenset({"fwd", "fw", "wg"})
-_SPACE = re.compile(r"\s+")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_BARE_STOP = frozenset(' \t\r\n,;<>()"')
 
 
 class ResolvedBy(StrEnum):
@@ -102,80 +122,6 @@ class ResolvedBy(StrEnum):
     IN_REPLY_TO = "in_reply_to"
     REFERENCES = "references"
     SUBJECT = "subject"
-
-
-def message_ids(header_value: str, *, field: str = "header_value") -> tuple[str, ...]:
-    """The ids of a ``Message-ID``, ``In-Reply-To`` or ``References`` header, as ``<left@right>``.
-
-    See the module docs for what is accepted. ``field`` names the header in errors.
-
-    >>> message_ids("<a@x.example> (first)\\r\\n\\t<b@x.example>, <a@x.example> junk")
-    ('<a@x.example>', '<b@x.example>')
-    >>> message_ids("a@x.example b@x.example")
-    ('<a@x.example>', '<b@x.example>')
-    """
-    if not isinstance(header_value, str):
-        raise ValidationError(field, "must be a string", header_value)
-    bracketed, bare = _scan(header_value)
-    found = bracketed if bracketed else [word for word in bare if _bare_id(word)]
-    ids: dict[str, None] = {}
-    for raw in found:
-        text = _SPACE.sub("", raw)
-        if text and len(text) <= ID_MAX and _CONTROL.search(text) is None:
-            ids.setdefault(f"<{text}>", None)
-    return tuple(ids)
-
-
-def _scan(text: str) -> tuple[list[str], list[str]]:
-    """Split a header into ``<...>`` contents and bare words, skipping comments and quotes."""
-    bracketed: list[str] = []
-    bare: list[str] = []
-    word: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        end = -1
-        if char == "<":
-            end = text.find(">", i + 1)
-        elif char in '("':
-            end = _closing(text, i, char, ")" if char == "(" else char)
-        if end != -1 or char in _BARE_STOP:
-            if word:
-                bare.append("".join(word))
-                word = []
-            if end != -1 and char == "<":
-                inner = text[i + 1 : end]
-                bracketed.append(inner[inner.rfind("<") + 1 :])
-            i = end + 1 if end != -1 else i + 1
-        else:
-            word.append(char)
-            i += 1
-    if word:
-        bare.append("".join(word))
-    return bracketed, bare
-
-
-def _closing(text: str, start: int, opening: str, closing: str) -> int:
-    """Index of the delimiter closing the comment or quote at ``start``, or -1 when none does."""
-    depth, i = 0, start
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == closing and (depth == 1 or opening == closing) and i > start:
-            return i
-        if char == opening:
-            depth += 1
-        elif char == closing:
-            depth -= 1
-        i += 1
-    return -1
-
-
-def _bare_id(word: str) -> bool:
-    left, at, right = word.rpartition("@")
-    return bool(at and left and right)
 
 
 def thread_subject(subject: str) -> str:
@@ -191,7 +137,7 @@ def thread_subject(subject: str) -> str:
     text = _subject_text(subject)
     while (found := _PREFIX.match(text)) is not None:
         text = text[found.end() :]
-    return _SPACE.sub(" ", text).strip()
+    return SPACE.sub(" ", text).strip()
 
 
 def is_forward(subject: str) -> bool:
@@ -255,7 +201,7 @@ def _subject(value: object) -> str:
 def _address(value: object, field: str) -> str:
     text = clean_line(value, field, max_len=254, personal=True)
     local, at, domain = text.rpartition("@")
-    if not at or not local or not domain or _SPACE.search(text) is not None:
+    if not at or not local or not domain or SPACE.search(text) is not None:
         raise ValidationError(field, "must be an email address (local@domain)", personal=True)
     return f"{local}@{domain.lower()}"
 
@@ -315,7 +261,7 @@ def from_headers(
     ``Received`` header, else ``Date`` (a date without a zone is UTC), else None.
     """
     values: dict[str, list[str]] = {}
-    for name, value in _pairs(headers):
+    for name, value in header_pairs(headers):
         values.setdefault(name.lower(), []).append(value)
 
     def first(name: str) -> str | None:
@@ -328,7 +274,7 @@ def from_headers(
         require_aware(received_at, "received_at")
     else:
         dates = [value.rpartition(";")[2] for value in values.get("received", [])[:1]]
-        received_at = _date(dates + values.get("date", [])[:1])
+        received_at = header_date(dates + values.get("date", [])[:1])
     return InboundEmail(
         message_id=own[0] if own else None,
         in_reply_to=message_ids(" ".join(values.get("in-reply-to", [])), field="In-Reply-To"),
@@ -340,38 +286,12 @@ def from_headers(
     )
 
 
-def _pairs(headers: object) -> Iterable[tuple[str, str]]:
-    if isinstance(headers, Message):
-        return [(name, _text(value)) for name, value in headers.raw_items()]
-    if not isinstance(headers, Mapping):
-        raise ValidationError("headers", "must be a mapping or an email.message.Message", headers)
-    pairs: list[tuple[str, str]] = []
-    for name, value in headers.items():
-        if not isinstance(name, str):
-            raise ValidationError("headers", "header names must be strings", name)
-        if not isinstance(value, str):
-            raise ValidationError(f"headers.{name}", "must be a string", personal=True)
-        pairs.append((name, _text(value)))
-    return pairs
-
-
-def _text(value: object) -> str:
-    """A header value as text; bytes smuggled in as surrogates are decoded as UTF-8 (or U+FFFD)."""
-    text = str(value)
-    if _SURROGATE.search(text) is None:
-        return text
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-
-
 def _decoded_subject(raw: str) -> str:
     try:
         text = str(make_header(decode_header(raw)))
     except (HeaderParseError, LookupError, ValueError):
         text = raw
-    text = _SPACE.sub(" ", _CONTROL.sub(" ", _text(text))).strip()
+    text = SPACE.sub(" ", CONTROL.sub(" ", header_text(text))).strip()
     return text[:SUBJECT_MAX].rstrip()
 
 
@@ -383,16 +303,6 @@ def _addresses(values: list[str]) -> tuple[str, ...]:
         except ValidationError:
             continue  # an unparseable address never stops the email being threaded
     return tuple(dict.fromkeys(found))
-
-
-def _date(values: list[str]) -> datetime | None:
-    for value in values:
-        try:
-            when = parsedate_to_datetime(value.strip())
-        except (TypeError, ValueError, IndexError, OverflowError):
-            continue
-        return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-    return None
 
 
 def _by(value: object) -> ResolvedBy | None:
