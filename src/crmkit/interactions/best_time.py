@@ -38,7 +38,7 @@ import attrs
 from crmkit.kernel.checks import aware, of_type, to_enum, tuple_of
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.ids import AccountId, ContactId, check_id
-from crmkit.kernel.time import require_aware
+from crmkit.kernel.time import require_aware, zone as as_zone
 from crmkit.marketing.guards import QuietHours
 from crmkit.service.calendar import WeeklyHours
 
@@ -53,7 +53,7 @@ from ._best_time_windows import (
     starts,
     touches,
 )
-from ._contact_hours import as_zone, contact_calendar
+from ._contact_hours import contact_calendar
 
 __all__ = [
     "MAX_HORIZON",

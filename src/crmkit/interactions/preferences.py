@@ -46,11 +46,11 @@ import attrs
 
 from crmkit.kernel.checks import items, of_type, to_enum, tuple_of
 from crmkit.kernel.errors import ValidationError
-from crmkit.kernel.time import require_aware
+from crmkit.kernel.time import require_aware, zone as as_zone
 from crmkit.parties.consent import Channel, ConsentStatus, Purpose
 from crmkit.service.calendar import Shift, WeeklyHours
 
-from ._contact_hours import as_zone, contact_calendar
+from ._contact_hours import contact_calendar
 from ._preference_fields import (
     billing_channels,
     language_tag,

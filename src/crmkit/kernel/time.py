@@ -39,7 +39,10 @@ def from_micros(value: int) -> datetime:
 
 
 def zone(key: object, field: str = "time_zone") -> ZoneInfo:
-    """Look up an IANA time zone by its key, for example ``Europe/Berlin``."""
+    """An IANA time zone: ``key`` itself if it is a `ZoneInfo`, else the zone it names
+    (for example ``Europe/Berlin``)."""
+    if isinstance(key, ZoneInfo):
+        return key
     if not isinstance(key, str):
         raise ValidationError(field, "must be an IANA time zone name", key)
     try:

@@ -97,7 +97,7 @@ def _contact_id(value: object) -> ContactId:
 
 
 def _zone_key(value: object) -> str:
-    return zone(value.key if isinstance(value, ZoneInfo) else value).key
+    return zone(value).key
 
 
 def _consent(value: object) -> dict[str, ConsentStatus]:

@@ -85,7 +85,7 @@ def uplift(value: object) -> Decimal:
 
 
 def time_zone(value: object) -> ZoneInfo:
-    return value if isinstance(value, ZoneInfo) else zone(value)
+    return zone(value)
 
 
 def terminated_on(value: object) -> date | None:

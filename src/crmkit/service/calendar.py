@@ -244,7 +244,7 @@ def _name(value: object) -> str:
 
 
 def _zone(value: object) -> ZoneInfo:
-    return value if isinstance(value, ZoneInfo) else zone(value, "time_zone")
+    return zone(value, "time_zone")
 
 
 def _holidays(value: object) -> Holidays:
