@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from crmkit.app.records import CONTACTS
+from crmkit.app.records import CONTACTS, PREFERENCES
+from crmkit.interactions.preferences import ChannelPreferences, Choice, NoChannel, choose_channel
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.text import clean_line, clean_text, clean_token
 from crmkit.parties.consent import Channel as ConsentChannel, ConsentStatus, Purpose
@@ -115,6 +116,16 @@ def recipient(contact: Contact, channel: str) -> str | None:
     return None
 
 
+def _reachable(contact: Contact) -> set[str]:
+    """The channels the contact has an address for."""
+    found = {"email"} if contact.emails else set()
+    if contact.phones:
+        found |= {"phone", "sms"}
+    if contact.addresses:
+        found.add("post")
+    return found
+
+
 def _strings(value: object, field: str, check_keys: bool) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise ValidationError(field, "must be a mapping of strings to strings", value)
@@ -133,10 +144,31 @@ class Notifier:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
+    def choose(self, party_id: str, purpose: str) -> Choice | NoChannel:
+        """The channel a message for ``purpose`` should go through to the contact, and why.
+
+        Follows the contact's preferences (`crmkit.interactions.preferences`):
+        their order for the purpose, then the default order; consent as `send`
+        checks it, the do-not-call and do-not-email flags, the addresses the
+        contact has, and for calls the contact hours in the contact's zone.
+        """
+        contact = self._uow.get(CONTACTS, party_id)
+        with self._uow.trusted():  # the choice needs them, whoever sends
+            record = self._uow.get_or_none(PREFERENCES, contact.id)
+        prefs = ChannelPreferences() if record is None else record.preferences
+        return choose_channel(
+            prefs,
+            contact.consent_for,
+            purpose,
+            available=_reachable(contact),
+            now=self._uow.stamp().at,
+            zone=contact.time_zone or "UTC",
+        )
+
     def send(
         self,
         *,
-        channel: str,
+        channel: str | None,
         purpose: str,
         key: str,
         party_id: str | None = None,
@@ -151,6 +183,10 @@ class Notifier:
     ) -> Message | Refusal:
         """Render a message, check consent, and queue it; or return a `Refusal`.
 
+        ``channel=None`` lets the contact's preferences choose (`choose`); when
+        no channel is left, the `Refusal` lists every channel and why it was
+        passed over.
+
         Pass either ``template`` (filled from ``data`` and the contact's
         ``first_name``, ``last_name``, ``name`` and ``email``; ``data`` wins) or
         ``text`` (and optionally ``subject`` and ``html``). The recipient is
@@ -159,8 +195,15 @@ class Notifier:
         `DuplicateRecord`. ``not_before`` delays sending. A ``party_id`` must
         name a contact (`NotFound` otherwise); bad input is a `ValidationError`.
         """
-        channel = clean_token(channel, "channel")
         purpose = clean_token(purpose, "purpose")
+        if channel is None:
+            if party_id is None:
+                raise ValidationError("channel", "is needed when no party_id is given")
+            chosen = self.choose(party_id, purpose)
+            if isinstance(chosen, NoChannel):
+                return Refusal("no channel: " + "; ".join(str(skip) for skip in chosen.reasons))
+            channel = chosen.channel.value
+        channel = clean_token(channel, "channel")
         key = clean_line(key, "key", max_len=200)
         values = _strings(data, "data", check_keys=False)
         meta = _strings(metadata, "metadata", check_keys=True)

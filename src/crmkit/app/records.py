@@ -10,12 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import attrs
+
 from crmkit.activities.activity import Activity
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.analytics.periods import Period, period_label
 from crmkit.app.audit_records import AUDIT_RECORD_TYPES
 from crmkit.app.marketing_records import MARKETING_RECORD_TYPES
 from crmkit.app.record_type import INT, TEXT, RecordType as RecordType
+from crmkit.interactions.preferences import ChannelPreferences
+from crmkit.kernel.checks import of_type, version
 from crmkit.kernel.money import Money
 from crmkit.kernel.time import to_micros
 from crmkit.parties.account import Account
@@ -328,6 +332,32 @@ def _folded(text: str | None) -> str | None:
     return None if text is None else text.casefold()
 
 
+@attrs.frozen
+class PreferencesRecord:
+    """A contact's channel preferences (its id is the contact's id).
+
+    Attributes:
+        id: The contact's id.
+        version: Grows by one with every change.
+        preferences: How the contact likes to be reached.
+    """
+
+    id: str = attrs.field(validator=of_type(str))
+    version: int = attrs.field(validator=version)
+    preferences: ChannelPreferences = attrs.field(validator=of_type(ChannelPreferences))
+
+
+PREFERENCES: RecordType[PreferencesRecord] = RecordType(
+    "channel_preferences",
+    PreferencesRecord,
+    (
+        (IndexField("do_not_call", TEXT), lambda r: "yes" if r.preferences.do_not_call else "no"),
+        (IndexField("do_not_email", TEXT), lambda r: "yes" if r.preferences.do_not_email else "no"),
+    ),
+    idempotent=False,
+)
+"""Channel preferences, one record per contact (same id), indexed by the do-not flags."""
+
 RECORD_TYPES: tuple[RecordType[Any], ...] = (
     CONTACTS,
     ACCOUNTS,
@@ -343,6 +373,7 @@ RECORD_TYPES: tuple[RecordType[Any], ...] = (
     COMPLAINTS,
     CASES,
     ARTICLES,
+    PREFERENCES,
     *MARKETING_RECORD_TYPES,
     *AUDIT_RECORD_TYPES,
 )

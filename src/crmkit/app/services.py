@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from crmkit.activities.activity import Activity, ActivityKind, Direction, RecordRef
 from crmkit.app.paging import Page
-from crmkit.app.records import ACCOUNTS, ACTIVITIES, CONTACTS, RecordType
+from crmkit.app.records import (
+    ACCOUNTS,
+    ACTIVITIES,
+    CONTACTS,
+    PREFERENCES,
+    PreferencesRecord,
+    RecordType,
+)
+from crmkit.interactions.preferences import ChannelPreferences
 from crmkit.kernel.checks import items
 from crmkit.kernel.errors import ValidationError
 from crmkit.parties.account import Account
@@ -225,6 +233,22 @@ class Contacts(_Parties[Contact]):
         """Give the contact an owner, or none."""
         contact, event = self.get(id).assign(owner_id, self._uow.stamp())
         return self._uow.save(CONTACTS, contact, event)
+
+    def set_preferences(self, id: str, preferences: ChannelPreferences) -> ChannelPreferences:
+        """Set how the contact likes to be reached (channels per purpose, hours, do-not flags)."""
+        contact = self.get(id)
+        if not isinstance(preferences, ChannelPreferences):
+            raise ValidationError("preferences", "must be ChannelPreferences", preferences)
+        old = self._uow.get_or_none(PREFERENCES, contact.id)
+        version = 1 if old is None else old.version + 1
+        self._uow.save(PREFERENCES, PreferencesRecord(contact.id, version, preferences))
+        return preferences
+
+    def preferences(self, id: str) -> ChannelPreferences:
+        """How the contact likes to be reached; the defaults when nothing was set."""
+        contact = self.get(id)
+        record = self._uow.get_or_none(PREFERENCES, contact.id)
+        return ChannelPreferences() if record is None else record.preferences
 
     def record_consent(
         self,

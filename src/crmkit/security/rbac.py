@@ -77,6 +77,7 @@ KIND_OWNERS: Final[Mapping[str, str | None]] = MappingProxyType(
         "audience": None,
         "segment_profile": None,
         "deal_credit": None,
+        "channel_preferences": None,  # one per contact, same id
         "audit": None,  # the sealed audit chain
         "audit_pending": None,  # audit entries not yet sealed
         "audit_payload": None,  # the audit trail's personal part
