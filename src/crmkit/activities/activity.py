@@ -1,7 +1,10 @@
 """Activities: tasks, calls, meetings, notes and logged emails, linked to any record.
 
 Tasks and meetings are planned, then done or cancelled. Calls, notes and
-emails are usually logged after the fact and start out done.
+emails are usually logged after the fact and start out done. A done call,
+email or meeting may carry a typed outcome (`crmkit.activities.outcomes`):
+``connected`` or ``no_answer`` for a call, ``bounced`` for an email, ``held``
+or ``no_show`` for a meeting.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import ClassVar
 
 import attrs
 
+from crmkit.activities.outcomes import OUTCOME_TYPES, check, check_timed_kind, label
 from crmkit.kernel.aggregate import Evolving
 from crmkit.kernel.checks import aware, items, of_type, to_enum, tuple_of, version
 from crmkit.kernel.errors import ValidationError
@@ -117,6 +121,18 @@ def _message_id(value: object) -> str | None:
     return None if value is None else clean_line(value, "message_id", max_len=998)
 
 
+def _outcome(value: object) -> str | None:
+    # Stored as the plain enum value; which enum applies depends on the kind,
+    # so the value is checked in __attrs_post_init__.
+    if value is None:
+        return None
+    if isinstance(value, StrEnum):
+        return str(value.value)
+    if not isinstance(value, str):
+        raise ValidationError("outcome", "must be text", type(value).__name__)
+    return value
+
+
 _to_kind = to_enum(ActivityKind, "kind")
 _to_direction = to_enum(Direction, "direction")
 
@@ -139,6 +155,9 @@ class Activity(Evolving):
         duration_minutes: How long it took (calls and meetings).
         owner_id: The user responsible.
         message_id: An email's ``Message-ID`` header.
+        outcome: How a done call, email or meeting turned out: the value of a
+            `CallOutcome`, `EmailOutcome` or `MeetingOutcome` matching ``kind``
+            (see `crmkit.activities.outcomes` for the rules), or None.
     """
 
     id: ActivityId = attrs.field(converter=_activity_id)
@@ -154,10 +173,18 @@ class Activity(Evolving):
     duration_minutes: int | None = attrs.field(default=None, validator=_minutes)
     owner_id: str | None = attrs.field(default=None, converter=_owner)
     message_id: str | None = attrs.field(default=None, converter=_message_id)
+    outcome: str | None = attrs.field(default=None, converter=_outcome)
 
     def __attrs_post_init__(self) -> None:
         if not self.links:
             raise ValidationError("links", "must name at least one record")
+        if self.outcome is not None:
+            check(
+                self.kind,
+                self.outcome,
+                self.duration_minutes,
+                done=self.status is ActivityStatus.DONE,
+            )
 
     @classmethod
     def log(
@@ -174,8 +201,15 @@ class Activity(Evolving):
         duration_minutes: int | None = None,
         owner_id: str | None = None,
         message_id: str | None = None,
+        outcome: str | None = None,
     ) -> tuple[Activity, ActivityLogged]:
-        """Record something that already happened: it starts done."""
+        """Record something that already happened: it starts done.
+
+        ``outcome`` is a `CallOutcome`, `EmailOutcome` or `MeetingOutcome` (or
+        its value) matching ``kind``. Only calls and meetings have a
+        ``duration_minutes``, and only when someone picked up (connected,
+        voicemail, wrong number, held); `ValidationError` names the field.
+        """
         return cls._new(
             ActivityStatus.DONE,
             id,
@@ -189,6 +223,7 @@ class Activity(Evolving):
             duration_minutes=duration_minutes,
             owner_id=owner_id,
             message_id=message_id,
+            outcome=outcome,
         )
 
     @classmethod
@@ -241,6 +276,7 @@ class Activity(Evolving):
             stamp.at,
             **optional,  # type: ignore[arg-type]
         )
+        check_timed_kind(activity.kind, activity.duration_minutes)
         event = ActivityLogged(
             aggregate_id=activity.id,
             version=1,
@@ -251,6 +287,7 @@ class Activity(Evolving):
             subject=activity.subject,
             happened_at=activity.occurred_at,
             links=activity.links,
+            outcome=activity.outcome,
         )
         return activity, event
 
@@ -268,21 +305,55 @@ class Activity(Evolving):
             status=status,
             subject=new.subject,
             links=new.links,
+            outcome=new.outcome,
         )
         return new, event
 
     def complete(
-        self, stamp: Stamp, *, outcome: str | None = None
+        self,
+        stamp: Stamp,
+        *,
+        outcome: str | None = None,
+        note: str | None = None,
+        duration_minutes: int | None = None,
     ) -> tuple[Activity, ActivityMoved]:
-        """Mark a planned activity done, optionally adding the outcome to its body."""
+        """Mark a planned activity done, optionally with its outcome, a note and a duration.
+
+        An ``outcome`` that is an outcome of the activity's kind (a member such
+        as `MeetingOutcome.HELD`, or its value ``"held"``) sets `Activity.outcome`.
+        Any other text is a note, appended to the body as before this field
+        existed; prefer ``note=`` for that. A member of another kind's enum is
+        refused. ``note`` is appended to the body; ``duration_minutes`` follows
+        the rules of `log`.
+        """
+        ACTIVITY_LIFECYCLE.target(self.status, "complete")
+        typed: str | None = None
+        notes = []
         if outcome is not None:
-            outcome = clean_text(outcome, "outcome", personal=True)
-        body = (
-            self.body
-            if outcome is None
-            else clean_text(f"{self.body}\n{outcome}".strip(), "outcome", personal=True)
+            if isinstance(outcome, StrEnum) or _is_outcome_of(self.kind, outcome):
+                typed = outcome
+            else:
+                notes.append(clean_text(outcome, "outcome", personal=True))
+        if note is not None:
+            notes.append(clean_text(note, "note", personal=True))
+        if duration_minutes is not None:
+            _minutes(self, _DURATION, duration_minutes)
+        duration = self.duration_minutes if duration_minutes is None else duration_minutes
+        check_timed_kind(self.kind, duration_minutes)
+        if typed is not None:
+            typed = check(self.kind, typed, duration, done=True).value
+        body = self.body
+        if notes:
+            field = "outcome" if note is None else "note"
+            body = clean_text("\n".join((body, *notes)).strip(), field, personal=True)
+        return self._move(
+            "complete",
+            stamp,
+            occurred_at=stamp.at,
+            body=body,
+            outcome=typed,
+            duration_minutes=duration,
         )
-        return self._move("complete", stamp, occurred_at=stamp.at, body=body)
 
     def cancel(self, stamp: Stamp) -> tuple[Activity, ActivityMoved]:
         """Cancel a planned activity."""
@@ -328,6 +399,7 @@ class ActivityLogged(DomainEvent):
         subject: Its subject line.
         happened_at: When it happened or is due.
         links: The records it concerns.
+        outcome: How it turned out (an outcome value), if known.
     """
 
     event_type: ClassVar[str] = "activity_logged"
@@ -337,11 +409,12 @@ class ActivityLogged(DomainEvent):
     subject: str = attrs.field(metadata=PERSONAL, repr=False)
     happened_at: datetime
     links: tuple[RecordRef, ...]
+    outcome: str | None = None
 
     def summary(self) -> str:
-        """Timeline line."""
+        """Timeline line, for example ``call: Intro call (no answer)``."""
         planned = " planned" if self.status is ActivityStatus.PLANNED else ""
-        return f"{self.kind}{planned}: {self.subject}"
+        return f"{self.kind}{planned}: {self.subject}{_outcome_note(self.outcome)}"
 
     def subjects(self) -> tuple[str, ...]:
         """The activity itself and every linked record."""
@@ -357,6 +430,7 @@ class ActivityMoved(DomainEvent):
         status: The new status.
         subject: Its subject line.
         links: The records it concerns.
+        outcome: The activity's outcome (an outcome value) after the change, if any.
     """
 
     event_type: ClassVar[str] = "activity_moved"
@@ -365,10 +439,12 @@ class ActivityMoved(DomainEvent):
     status: ActivityStatus
     subject: str = attrs.field(metadata=PERSONAL, repr=False)
     links: tuple[RecordRef, ...]
+    outcome: str | None = None
 
     def summary(self) -> str:
-        """Timeline line."""
-        return f"{_PAST.get(self.command, self.command)}: {self.subject}"
+        """Timeline line, for example ``completed: Demo (held)``."""
+        past = _PAST.get(self.command, self.command)
+        return f"{past}: {self.subject}{_outcome_note(self.outcome)}"
 
     def subjects(self) -> tuple[str, ...]:
         """The activity itself and every linked record."""
@@ -401,6 +477,17 @@ class ActivityRelinked(DomainEvent):
 
 
 _PAST = {"complete": "completed", "cancel": "cancelled", "reschedule": "rescheduled"}
+_DURATION = attrs.fields(Activity).duration_minutes
+
+
+def _is_outcome_of(kind: ActivityKind, value: object) -> bool:
+    cls = OUTCOME_TYPES.get(kind)
+    return cls is not None and isinstance(value, str) and value in cls._value2member_map_
+
+
+def _outcome_note(outcome: str | None) -> str:
+    return "" if outcome is None else f" ({label(outcome)})"
+
 
 EVENTS: tuple[type[DomainEvent], ...] = (ActivityLogged, ActivityMoved, ActivityRelinked)
 """Every event class of the activities context."""

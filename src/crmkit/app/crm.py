@@ -21,6 +21,7 @@ from crmkit.app.audit_trail import AuditTrail
 from crmkit.app.automation import Automation
 from crmkit.app.campaigns import CREDIT_PROJECTIONS
 from crmkit.app.deals import draft_contract
+from crmkit.app.imports import Imports
 from crmkit.app.notifier import Template
 from crmkit.app.paging import Page
 from crmkit.app.policies import Policies
@@ -151,6 +152,8 @@ class Crm:
         """The audit trail: seal it, verify it, read it."""
         self.automation = Automation(rules, templates)
         """The host's automation rules, run inside every unit of work."""
+        self.imports = Imports(self)
+        """CSV imports: streamed in batches, resumable, with a dry run."""
         self.privacy = Privacy(self)
         """Consent ledger, subject-access export, erasure and retention."""
         self.service = ServiceSettings() if service is None else service

@@ -16,6 +16,7 @@ from crmkit.activities.activity import Activity
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.analytics.periods import Period, period_label
 from crmkit.app.audit_records import AUDIT_RECORD_TYPES
+from crmkit.app.import_records import IMPORT_RUNS
 from crmkit.app.marketing_records import MARKETING_RECORD_TYPES
 from crmkit.app.record_type import INT, TEXT, RecordType as RecordType
 from crmkit.interactions.preferences import ChannelPreferences
@@ -100,9 +101,11 @@ ACTIVITIES: RecordType[Activity] = RecordType(
         (IndexField("owner_id", TEXT), lambda a: a.owner_id),
         (IndexField("message_id", TEXT), lambda a: a.message_id),
         (IndexField("links", TEXT, multi=True), lambda a: tuple(ref.id for ref in a.links)),
+        (IndexField("outcome", TEXT), lambda a: a.outcome),
     ),
 )
-"""Activities, indexed by kind, status, time, owner, email Message-ID and linked records."""
+"""Activities, indexed by kind, status, time, owner, email Message-ID, linked records and
+outcome (for example ``no_answer``)."""
 
 TIMELINE: RecordType[TimelineEntry] = RecordType(
     "timeline",
@@ -374,6 +377,7 @@ RECORD_TYPES: tuple[RecordType[Any], ...] = (
     CASES,
     ARTICLES,
     PREFERENCES,
+    IMPORT_RUNS,
     *MARKETING_RECORD_TYPES,
     *AUDIT_RECORD_TYPES,
 )

@@ -309,10 +309,14 @@ class Activities(_Service[Activity]):
         duration_minutes: int | None = None,
         owner_id: str | None = None,
         message_id: str | None = None,
+        outcome: str | None = None,
         idempotency_key: str | None = None,
     ) -> Activity:
         """Log a call, meeting, note or email that happened (default: now).
 
+        ``outcome`` is how it turned out: a `CallOutcome`, `EmailOutcome` or
+        `MeetingOutcome` (or its value, such as ``"no_answer"``) matching ``kind``;
+        see `crmkit.activities.outcomes` for the rules on outcomes and durations.
         A retry with the same ``idempotency_key`` returns the first activity.
         """
         earlier = self._earlier(idempotency_key)
@@ -330,8 +334,76 @@ class Activities(_Service[Activity]):
             duration_minutes=duration_minutes,
             owner_id=owner_id,
             message_id=message_id,
+            outcome=outcome,
         )
         return self._uow.save(ACTIVITIES, activity, event, idempotency_key=idempotency_key)
+
+    def log_call(
+        self,
+        contact_id: str,
+        subject: str,
+        outcome: str,
+        *,
+        occurred_at: datetime | None = None,
+        duration_minutes: int | None = None,
+        direction: Direction | str = "outbound",
+        idempotency_key: str | None = None,
+    ) -> Activity:
+        """Log a call with a contact and its `CallOutcome`: ``log("call", ...)`` for short."""
+        return self.log(
+            ActivityKind.CALL,
+            subject,
+            (RecordRef("contact", contact_id),),
+            occurred_at=occurred_at,
+            direction=direction,
+            duration_minutes=duration_minutes,
+            outcome=outcome,
+            idempotency_key=idempotency_key,
+        )
+
+    def log_email(
+        self,
+        contact_id: str,
+        subject: str,
+        outcome: str,
+        *,
+        occurred_at: datetime | None = None,
+        direction: Direction | str = "outbound",
+        message_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Activity:
+        """Log an email to a contact and its `EmailOutcome`: ``log("email", ...)`` for short."""
+        return self.log(
+            ActivityKind.EMAIL,
+            subject,
+            (RecordRef("contact", contact_id),),
+            occurred_at=occurred_at,
+            direction=direction,
+            message_id=message_id,
+            outcome=outcome,
+            idempotency_key=idempotency_key,
+        )
+
+    def log_meeting(
+        self,
+        contact_id: str,
+        subject: str,
+        outcome: str,
+        *,
+        occurred_at: datetime | None = None,
+        duration_minutes: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Activity:
+        """Log a meeting with a contact and its `MeetingOutcome` (``log("meeting", ...)``)."""
+        return self.log(
+            ActivityKind.MEETING,
+            subject,
+            (RecordRef("contact", contact_id),),
+            occurred_at=occurred_at,
+            duration_minutes=duration_minutes,
+            outcome=outcome,
+            idempotency_key=idempotency_key,
+        )
 
     def plan(
         self,
@@ -360,9 +432,18 @@ class Activities(_Service[Activity]):
         )
         return self._uow.save(ACTIVITIES, activity, event, idempotency_key=idempotency_key)
 
-    def complete(self, id: str, *, outcome: str | None = None) -> Activity:
-        """Mark a planned activity done."""
-        activity, event = self.get(id).complete(self._uow.stamp(), outcome=outcome)
+    def complete(
+        self,
+        id: str,
+        *,
+        outcome: str | None = None,
+        note: str | None = None,
+        duration_minutes: int | None = None,
+    ) -> Activity:
+        """Mark a planned activity done (see `Activity.complete` for ``outcome`` and ``note``)."""
+        activity, event = self.get(id).complete(
+            self._uow.stamp(), outcome=outcome, note=note, duration_minutes=duration_minutes
+        )
         return self._uow.save(ACTIVITIES, activity, event)
 
     def cancel(self, id: str) -> Activity:

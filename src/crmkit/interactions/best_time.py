@@ -28,13 +28,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import attrs
 
+from crmkit.activities.outcomes import CallOutcome as CallOutcome
 from crmkit.kernel.checks import aware, of_type, to_enum, tuple_of
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.ids import AccountId, ContactId, check_id
@@ -79,24 +79,6 @@ MAX_HORIZON: Final = timedelta(days=366)
 """The longest horizon `windows` looks ahead."""
 
 _HOUR = timedelta(hours=1)
-
-
-class CallOutcome(StrEnum):
-    """How a call attempt ended. ``connected`` is a success; ``wrong_number`` and ``failed``
-    (the call never went out) are ignored as evidence; the rest are misses."""
-
-    CONNECTED = "connected"
-    NO_ANSWER = "no_answer"
-    VOICEMAIL = "voicemail"
-    BUSY = "busy"
-    REJECTED = "rejected"
-    WRONG_NUMBER = "wrong_number"
-    FAILED = "failed"
-
-    @property
-    def is_evidence(self) -> bool:
-        """Whether the attempt says anything about when the contact answers."""
-        return self not in (CallOutcome.WRONG_NUMBER, CallOutcome.FAILED)
 
 
 _to_outcome = to_enum(CallOutcome, "outcome")

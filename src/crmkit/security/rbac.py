@@ -78,6 +78,7 @@ KIND_OWNERS: Final[Mapping[str, str | None]] = MappingProxyType(
         "segment_profile": None,
         "deal_credit": None,
         "channel_preferences": None,  # one per contact, same id
+        "import_run": None,  # how far each CSV import has come
         "audit": None,  # the sealed audit chain
         "audit_pending": None,  # audit entries not yet sealed
         "audit_payload": None,  # the audit trail's personal part
