@@ -226,3 +226,16 @@ def test_a_lead_member_is_found_by_its_lead(crm: Crm) -> None:
         assert uow.members.of(campaign.id, lead_id=lead.id) == member
         with pytest.raises(ValidationError, match="contact_id"):
             uow.members.of(campaign.id)
+
+
+def test_a_deal_without_a_lead_is_not_credited_to_others_responses(crm: Crm) -> None:
+    anna, bert = _contact(crm, "Anna"), _contact(crm, "Bert")
+    cid = _campaign(crm, bert)
+    with crm.unit_of_work(MIA) as uow:
+        uow.campaigns.send(cid, OFFER, data=lambda m: {"coupon": "X"})
+        uow.members.respond(uow.members.of(cid, bert).id, "email", lead=False)
+        deal = uow.opportunities.open(
+            "Pumps", amount=Money.of("100", "EUR"), close_date=T0.date(), contact_ids=[anna]
+        )
+        uow.opportunities.win(deal.id)
+        assert uow.get(CREDITS, deal.id).touches == ()

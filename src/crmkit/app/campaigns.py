@@ -409,10 +409,8 @@ def _touches(uow: UnitOfWork, contact_ids: tuple[str, ...], lead_id: str | None)
         for member in uow.find_all(MEMBERS, where):
             seen.setdefault(member.id, member)
     for member in uow.staged(MEMBERS):
-        if member.contact_id in contact_ids or lead_id in (
-            member.lead_id,
-            member.converted_lead_id,
-        ):
+        by_lead = lead_id is not None and lead_id in (member.lead_id, member.converted_lead_id)
+        if member.contact_id in contact_ids or by_lead:
             seen[member.id] = member
     touches = {
         (m.campaign_id, m.responded_at): Touch(m.campaign_id, m.responded_at)
