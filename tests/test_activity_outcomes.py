@@ -213,13 +213,24 @@ def test_outcomes_are_indexed_shown_on_the_timeline_and_logged_by_the_service(cr
     with crm.unit_of_work(ANNA) as uow:
         acme = uow.accounts.create("ACME GmbH")
         bob = uow.contacts.create("Berg", first_name="Bob", account_id=acme.id)
-        missed = uow.activities.log_call(bob.id, "Intro call", CallOutcome.NO_ANSWER)
+        missed = uow.activities.log(
+            "call", "Intro call", [RecordRef("contact", bob.id)],
+            outcome=CallOutcome.NO_ANSWER, direction="outbound",
+        )  # fmt: skip
         talked = uow.activities.log(
             "call", "Second try", [RecordRef("contact", bob.id)], outcome="connected",
             duration_minutes=7,
         )  # fmt: skip
-        mail = uow.activities.log_email(bob.id, "Quote", "bounced", message_id="<q-1@x>")
-        meeting = uow.activities.log_meeting(bob.id, "Demo", "held", duration_minutes=45)
+        mail = uow.activities.log(
+            "email",
+            "Quote",
+            [RecordRef("contact", bob.id)],
+            outcome="bounced",
+            message_id="<q-1@x>",
+        )
+        meeting = uow.activities.log(
+            "meeting", "Demo", [RecordRef("contact", bob.id)], outcome="held", duration_minutes=45
+        )
         plan = uow.activities.plan("call", "Follow-up", [RecordRef("contact", bob.id)], T0)
     assert (missed.direction, missed.outcome, missed.duration_minutes) == (
         "outbound",
@@ -232,7 +243,13 @@ def test_outcomes_are_indexed_shown_on_the_timeline_and_logged_by_the_service(cr
     with crm.unit_of_work(ANNA) as uow:
         uow.activities.complete(plan.id, outcome="no_answer", note="Rang out")
         with pytest.raises(ValidationError) as info:
-            uow.activities.log_call(bob.id, "Again", "no_answer", duration_minutes=3)
+            uow.activities.log(
+                "call",
+                "Again",
+                [RecordRef("contact", bob.id)],
+                outcome="no_answer",
+                duration_minutes=3,
+            )
         assert info.value.field == "duration_minutes"
     with crm.unit_of_work(ANNA) as uow:
         found = uow.find(ACTIVITIES, (crmkit.Eq("outcome", "no_answer"),)).items
@@ -257,11 +274,17 @@ def test_call_history_feeds_best_time_end_to_end() -> None:
             (9, 9, "no_answer"),
         ]:
             at = datetime(2026, 3, day, hour, tzinfo=BERLIN)
-            uow.activities.log_call(bob.id, "Call", outcome, occurred_at=at)
+            uow.activities.log(
+                "call", "Call", [RecordRef("contact", bob.id)], outcome=outcome, occurred_at=at
+            )
         # Not attempts of Bob: no outcome, another contact, a meeting.
-        uow.activities.log_call(other.id, "Call", "connected", occurred_at=T0)
+        uow.activities.log(
+            "call", "Call", [RecordRef("contact", other.id)], outcome="connected", occurred_at=T0
+        )
         uow.activities.log("call", "Old call", [RecordRef("contact", bob.id)], occurred_at=T0)
-        uow.activities.log_meeting(bob.id, "Demo", "held", occurred_at=T0)
+        uow.activities.log(
+            "meeting", "Demo", [RecordRef("contact", bob.id)], outcome="held", occurred_at=T0
+        )
     with crm.unit_of_work(ANNA) as uow:
         calls = uow.find_all(ACTIVITIES, (crmkit.Eq("links", bob.id),), keep=False)
         history = call_history(calls, bob.id, "Europe/Berlin")
