@@ -19,9 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dedupe_suite
 import dispatch_suite
+import import_suite
 import lifecycle_suite
 import postgres_suite
+import queue_suite
 import reports_suite
+import search_suite
 import segment_suite
 import sla_suite
 import sqlite_suite
@@ -36,6 +39,9 @@ SUITES: dict[str, Callable[[bool], list[Row]]] = {
     "sla": sla_suite.run,
     "segment": segment_suite.run,
     "reports": reports_suite.run,
+    "queue": queue_suite.run,
+    "search": search_suite.run,
+    "import": import_suite.run,
 }
 
 

@@ -53,6 +53,13 @@ def test_demo_builds_a_company_and_prints_the_view(tmp_path: Path) -> None:
     assert "  campaign 'Pump care week': cost 400.00 EUR, revenue won 0.00 EUR, ROI -1.0000" in (
         reports
     )
+    day = out.split("\nA rep's day (see examples/rep_day.py)\n")[1].splitlines()
+    assert day[:4] == [
+        "  work queue of u-anna:",
+        "    Bob Berg: 10.0000 (call_overdue)",
+        "    Cleo Chen: 5.0000 (task_due)",
+        "  called Bob Berg: connected; queue item done",
+    ]
 
 
 def test_demo_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:

@@ -41,3 +41,23 @@ def test_quickstart_shows_the_timeline(tmp_path: Path) -> None:
     assert "task planned: Send the price list" in lines[0]
     assert "call: Intro call" in lines[1]
     assert lines[-1].endswith("account ACME GmbH created")
+
+
+def test_rep_day_shows_the_morning(tmp_path: Path) -> None:
+    script = Path(__file__).parent.parent / "examples" / "rep_day.py"
+    out = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "day.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    lines = [line.strip() for line in out.strip().splitlines()]
+    assert lines[1] == "Bob Berg   score 25.0000  (call_overdue, sla_at_risk; best Tue 10:00 CET)"
+    assert "Dana Diaz  score 5.0000  (call_due; best Tue 10:00 EST)" in lines
+    assert "Follow up on the pump quote: done, connected, 12 min" in lines
+    assert any(line.endswith("by in_reply_to (rule thread)") for line in lines)
+    assert "queue now: Dana Diaz; at 14:30: Bob Berg (sla_breached), Cleo Chen (task_due)," in out
+    week = "Tue 10 Mar 10:00 CET  rate 0.8684  connected 4 of 4 times on Tuesdays 10:00–11:00"
+    assert week in lines
+    assert lines[-1] == "contact Cleo Chen (score 4)"

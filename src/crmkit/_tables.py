@@ -75,7 +75,9 @@ def table(rows: Sequence[Mapping[str, Cell]], columns: Sequence[str] | None = No
 
 
 # Report fields that describe how it was made rather than what it counts.
-_SETTINGS = frozenset({"rows", "by", "period", "currency", "on", "as_of", "model", "now"})
+_SETTINGS = frozenset(
+    {"rows", "by", "period", "currency", "on", "as_of", "model", "now", "custom_field"}
+)
 
 
 def totals(report: object) -> str:

@@ -1,4 +1,4 @@
-"""The ``crmkit`` command: ``crmkit demo``, ``crmkit diagram NAME`` and ``crmkit report NAME``."""
+"""The ``crmkit`` command: ``demo``, ``diagram``, ``report``, ``import`` and ``export``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from crmkit._cli_csv import add_parsers as add_csv_parsers, run_export, run_import
 from crmkit._demo_marketing import build_marketing
+from crmkit._demo_rep_day import build_rep_day
 from crmkit._demo_reports import print_reports
 from crmkit._demo_sales import build_sales
 from crmkit._demo_service import build_service
@@ -80,9 +82,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     diagram = commands.add_parser("diagram", help="print a lifecycle as a Mermaid state diagram")
     diagram.add_argument("name", choices=sorted(LIFECYCLES))
     _add_report_parser(commands)
+    add_csv_parsers(commands)
     args = parser.parse_args(argv)
     if args.command == "report":
         return run_report(args, out)
+    if args.command in ("import", "export"):
+        return (run_import if args.command == "import" else run_export)(args, out)
     try:
         if args.command == "diagram":
             print(LIFECYCLES[args.name].to_mermaid(), file=out)
@@ -110,6 +115,7 @@ def run_demo(path: Path, *, replace: bool = False, out: TextIO) -> int:
         build_service(crm, account_id, clock, out)
         build_marketing(crm, account_id, clock, out)
         print_reports(crm, out)
+        build_rep_day(crm, account_id, clock, out)
     print(f"\nThe demo data is in {path.resolve()}", file=out)
     return 0
 

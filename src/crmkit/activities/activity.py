@@ -1,7 +1,8 @@
-"""Activities: tasks, calls, meetings, notes and logged emails, linked to any record.
+"""Activities: tasks, calls, meetings, notes, logged emails, chats and social messages.
 
-Tasks and meetings are planned, then done or cancelled. Calls, notes and
-emails are usually logged after the fact and start out done. A done call,
+Each is linked to any record. Tasks and meetings are planned, then done or
+cancelled. Calls, notes, emails, chats and social messages are usually logged
+after the fact and start out done. A done call,
 email or meeting may carry a typed outcome (`crmkit.activities.outcomes`):
 ``connected`` or ``no_answer`` for a call, ``bounced`` for an email, ``held``
 or ``no_show`` for a meeting.
@@ -18,6 +19,7 @@ import attrs
 from crmkit.activities.outcomes import OUTCOME_TYPES, check, check_timed_kind, label
 from crmkit.kernel.aggregate import Evolving
 from crmkit.kernel.checks import aware, items, of_type, to_enum, tuple_of, version
+from crmkit.kernel.custom import CustomValues
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import PERSONAL, DomainEvent, Stamp
 from crmkit.kernel.ids import ActivityId, check_id
@@ -34,6 +36,8 @@ class ActivityKind(StrEnum):
     MEETING = "meeting"
     NOTE = "note"
     EMAIL = "email"
+    CHAT = "chat"
+    SOCIAL = "social"
 
 
 class ActivityStatus(StrEnum):
@@ -121,6 +125,16 @@ def _message_id(value: object) -> str | None:
     return None if value is None else clean_line(value, "message_id", max_len=998)
 
 
+def _references(value: object) -> tuple[str, ...]:
+    found = items(value, "references")
+    return tuple(
+        dict.fromkeys(
+            clean_line(item, f"references[{index}]", max_len=998)
+            for index, item in enumerate(found)
+        )
+    )
+
+
 def _outcome(value: object) -> str | None:
     # Stored as the plain enum value; which enum applies depends on the kind,
     # so the value is checked in __attrs_post_init__.
@@ -144,7 +158,7 @@ class Activity(Evolving):
     Attributes:
         id: The activity's id.
         version: Grows by one with every change.
-        kind: Task, call, meeting, note or email.
+        kind: Task, call, meeting, note, email, chat or social message.
         subject: One line that says what it is about.
         status: Planned, done or cancelled.
         occurred_at: When it happened, or when it is due.
@@ -155,9 +169,13 @@ class Activity(Evolving):
         duration_minutes: How long it took (calls and meetings).
         owner_id: The user responsible.
         message_id: An email's ``Message-ID`` header.
+        references: The ids of the earlier emails of its thread (``References``,
+            then ``In-Reply-To``), so that a later reply finds the thread; empty
+            for anything but an email, and for activities stored before this field.
         outcome: How a done call, email or meeting turned out: the value of a
             `CallOutcome`, `EmailOutcome` or `MeetingOutcome` matching ``kind``
             (see `crmkit.activities.outcomes` for the rules), or None.
+        custom: The host's custom field values (`crmkit.extension.custom_fields`).
     """
 
     id: ActivityId = attrs.field(converter=_activity_id)
@@ -174,6 +192,10 @@ class Activity(Evolving):
     owner_id: str | None = attrs.field(default=None, converter=_owner)
     message_id: str | None = attrs.field(default=None, converter=_message_id)
     outcome: str | None = attrs.field(default=None, converter=_outcome)
+    references: tuple[str, ...] = attrs.field(default=(), converter=_references)
+    custom: CustomValues = attrs.field(
+        factory=CustomValues, validator=of_type(CustomValues), metadata=PERSONAL, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         if not self.links:
@@ -202,6 +224,7 @@ class Activity(Evolving):
         owner_id: str | None = None,
         message_id: str | None = None,
         outcome: str | None = None,
+        references: tuple[str, ...] = (),
     ) -> tuple[Activity, ActivityLogged]:
         """Record something that already happened: it starts done.
 
@@ -209,6 +232,8 @@ class Activity(Evolving):
         its value) matching ``kind``. Only calls and meetings have a
         ``duration_minutes``, and only when someone picked up (connected,
         voicemail, wrong number, held); `ValidationError` names the field.
+        ``message_id`` and ``references`` are an email's own id and the ids of
+        the earlier emails of its thread.
         """
         return cls._new(
             ActivityStatus.DONE,
@@ -224,6 +249,7 @@ class Activity(Evolving):
             owner_id=owner_id,
             message_id=message_id,
             outcome=outcome,
+            references=references,
         )
 
     @classmethod

@@ -22,7 +22,8 @@ from crmkit.kernel.errors import (
 )
 from crmkit.ports.aggregate import Aggregate, Group, check_aggregate_in, run_aggregate
 from crmkit.ports.erasure import ERASED_BODY, check_erasure, check_party
-from crmkit.ports.query import Query, check_query, run_query
+from crmkit.ports.query import Query, check_query, matches, run_query
+from crmkit.ports.search import Hit, SearchQuery, check_search_in, run_search
 from crmkit.ports.storage import (
     ChangeSet,
     Document,
@@ -86,6 +87,20 @@ class MemoryStore:
         with self._lock:
             check_aggregate_in(self._ready(), agg)
             return run_aggregate(agg, self._docs[tenant, agg.kind].values())
+
+    def search(self, tenant: str, query: SearchQuery) -> list[Hit]:
+        """The hits of ``query`` (the reference semantics of `run_search`, in one pass)."""
+        with self._lock:
+            schema = self._ready()
+            check_search_in(schema, query)
+            field = schema.kind(query.kind).search_field
+            assert field is not None  # check_search_in refused a kind without one
+            docs = (
+                doc
+                for doc in self._docs[tenant, query.kind].values()
+                if all(matches(cond, doc) for cond in query.where)
+            )
+            return run_search(query, docs, field)
 
     def commit(self, tenant: str, changes: ChangeSet) -> None:
         """Check every write, then apply all of ``changes`` or none."""

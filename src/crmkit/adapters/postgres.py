@@ -14,7 +14,9 @@ Layout, in the schema the connection's ``search_path`` names first
 * ``crm_events``: the event log, unique on (tenant, stream_id, version);
 * ``crm_outbox``: the outbox, unique on (tenant, key), claimed with
   ``FOR UPDATE SKIP LOCKED``;
-* ``crm_fields``: every index field declared so far, to refuse changed types.
+* ``crm_fields``: every index field declared so far, to refuse changed types;
+* ``srch_<kind>``: the GIN-indexed ``tsvector`` of a kind's search field (see
+  ``crmkit.adapters._postgres.search``), written in the commit's transaction.
 
 Connections run in autocommit mode: a read outside a unit of work is one
 statement and one round trip, never a ``BEGIN``/``COMMIT`` around it. A commit
@@ -38,17 +40,18 @@ from typing import Any
 import psycopg
 
 from crmkit.adapters._common import lazy_index
-from crmkit.adapters._postgres import erasure, events, outbox
+from crmkit.adapters._postgres import erasure, events, outbox, search as search_sql
 from crmkit.adapters._postgres.commit import Mismatch, apply_changes, diagnose, net_writes
 from crmkit.adapters._postgres.errors import RETRYABLE, driver_errors
 from crmkit.adapters._postgres.kinds import Kind
-from crmkit.adapters._postgres.query import group_select, select
+from crmkit.adapters._postgres.query import group_select, select, where_sql
 from crmkit.adapters._postgres.schema import SCHEMA_VERSION, Conn, migrate
 from crmkit.adapters._sql import aggregate_groups, outbox_of
 from crmkit.kernel.errors import StorageError, ValidationError
 from crmkit.ports.aggregate import Aggregate, Group, check_aggregate_in
 from crmkit.ports.erasure import check_erasure, check_party
 from crmkit.ports.query import Query, check_query
+from crmkit.ports.search import Hit, SearchQuery, check_search_in
 from crmkit.ports.storage import (
     ChangeSet,
     Document,
@@ -228,6 +231,35 @@ class PostgresStore:
         text, params = group_select(plan, tenant, agg)
         rows = self._run(lambda conn: conn.execute(text, params).fetchall())
         return aggregate_groups(rows, agg, plan.bools, "postgres")
+
+    def search(self, tenant: str, query: SearchQuery) -> list[Hit]:
+        """The hits of ``query``, found through the kind's GIN-indexed ``tsvector`` table.
+
+        Results equal `crmkit.ports.search.run_search`'s; the conditions (the
+        access scope) are applied in the same statement. See
+        ``crmkit.adapters._postgres.search`` for the table and the plan.
+        """
+        found = check_search_in(self._ready(), query)
+        plan = self._kinds.get(query.kind)
+        if plan is None:  # closed by another thread since the check above
+            raise StorageError("the store is closed")
+        if plan.search is None:  # the schema declares a search field, so this cannot be
+            raise StorageError(f"kind {query.kind!r} has no search table")
+        params: list[Any] = []
+        where = where_sql(plan, tenant, query.where, params) if query.where else None
+        args = (plan.search, plan.table, where, params, tenant, query, found)
+        top = search_sql.exact_select(*args)
+        full = search_sql.select(*args)
+
+        def work(conn: Conn) -> list[Hit]:
+            if top is not None:  # every term a whole word: the best tier, often a full page
+                ids = conn.execute(*top).fetchall()
+                if len(ids) == query.limit:
+                    return [Hit(query.kind, id, 3 * len(found)) for (id,) in ids]
+            rows = conn.execute(*full).fetchall()
+            return [Hit(query.kind, id, score) for id, score in rows]
+
+        return self._run(work)  # type: ignore[no-any-return]
 
     def commit(self, tenant: str, changes: ChangeSet) -> None:
         """Apply ``changes`` in one transaction, or nothing at all.

@@ -11,7 +11,9 @@ Layout of one file (WAL mode; ``PRAGMA user_version`` holds `SCHEMA_VERSION`):
 * ``crm_multi`` (tenant, kind, name, value, id): values of multi-valued fields;
 * ``crm_events``: the event log, unique on (tenant, stream_id, version);
 * ``crm_outbox``: the outbox, unique on (tenant, key);
-* ``crm_fields``: every index field declared so far, to refuse changed types.
+* ``crm_fields``: every index field declared so far, to refuse changed types;
+* ``srch_map_<kind>`` and ``srch_fts_<kind>``: the FTS5 index of a kind's search
+  field (see ``crmkit.adapters._sqlite.search``), written in the commit's transaction.
 
 Every write runs inside ``BEGIN IMMEDIATE``: a transaction that reads and then
 upgrades to a write fails at once with "database is locked" when another
@@ -35,6 +37,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from typing import Any
 
 from crmkit.adapters._common import lazy_index
 from crmkit.adapters._sql import aggregate_groups, outbox_of
@@ -42,16 +45,19 @@ from crmkit.adapters._sqlite import erasure, events, outbox
 from crmkit.adapters._sqlite.commit import Mismatch, apply_changes, diagnose, net_writes
 from crmkit.adapters._sqlite.errors import bad_value, driver_errors, translate
 from crmkit.adapters._sqlite.kinds import Kind
-from crmkit.adapters._sqlite.query import group_select, select
+from crmkit.adapters._sqlite.query import group_select, select, where_sql
 from crmkit.adapters._sqlite.schema import SCHEMA_VERSION, migrate
+from crmkit.adapters._sqlite.search import exact_select, purge, select as search_select
 from crmkit.kernel.errors import StorageError, ValidationError
 from crmkit.ports.aggregate import Aggregate, Group, check_aggregate_in
 from crmkit.ports.erasure import check_erasure, check_party
 from crmkit.ports.query import Query, check_query
+from crmkit.ports.search import Hit, SearchQuery, check_search_in
 from crmkit.ports.storage import (
     ChangeSet,
     Document,
     OutboxEntry,
+    Put,
     StoredEvent,
     StoreSchema,
     check_writes,
@@ -247,6 +253,32 @@ class SqliteStore:
             rows = conn.execute(text, params).fetchall()
         return aggregate_groups(rows, agg, plan.bools, "sqlite")
 
+    def search(self, tenant: str, query: SearchQuery) -> list[Hit]:
+        """The hits of ``query``, found by one statement over the kind's FTS5 index.
+
+        Results equal `crmkit.ports.search.run_search`'s; the conditions (the
+        access scope) are applied in the same statement. See
+        ``crmkit.adapters._sqlite.search`` for the index and the plan.
+        """
+        found = check_search_in(self._ready(), query)
+        plan = self._kinds.get(query.kind)
+        if plan is None:  # closed by another thread since the check above
+            raise StorageError("the store is closed")
+        if plan.search is None:  # the schema declares a search field, so this cannot be
+            raise StorageError(f"kind {query.kind!r} has no search index")
+        params: list[Any] = []
+        where = where_sql(plan, tenant, query.where, params) if query.where else None
+        args = (plan.search, plan.table, where, params, tenant, query, found)
+        conn = self._conn()
+        top = exact_select(*args)
+        with driver_errors():
+            if top is not None:  # every term a whole word: the best tier, often a full page
+                ids = conn.execute(*top).fetchall()
+                if len(ids) == query.limit:
+                    return [Hit(query.kind, id, 3 * len(found)) for (id,) in ids]
+            rows = conn.execute(*search_select(*args)).fetchall()
+        return [Hit(query.kind, id, score) for id, score in rows]
+
     def commit(self, tenant: str, changes: ChangeSet) -> None:
         """Apply ``changes`` in one ``BEGIN IMMEDIATE`` transaction, or nothing at all.
 
@@ -303,7 +335,9 @@ class SqliteStore:
         See `crmkit.ports.erasure.Erasing.erase`. Every connection of the store
         runs with ``PRAGMA secure_delete = ON`` (set again before this
         transaction), so SQLite overwrites the old rows, index entries and
-        freed pages with zeros instead of leaving them in free space; after
+        freed pages with zeros instead of leaving them in free space (and the
+        search index of each kind the erasure writes is merged, so the erased
+        words leave its segments); after
         the commit ``PRAGMA wal_checkpoint(TRUNCATE)`` copies the rewritten
         pages into the file and truncates the write-ahead log, which still
         held the old page images. The checkpoint waits up to the store's
@@ -318,9 +352,27 @@ class SqliteStore:
             # Always on already (see _connect); set again in case the host changed it.
             self._conn().execute("PRAGMA secure_delete = ON")
             self._write(
-                tenant, changes, lambda conn: erasure.rewrite(conn, tenant, bodies, party_id)
+                tenant, changes, lambda conn: self._erased(conn, tenant, changes, bodies, party_id)
             )
             self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    def _erased(
+        self,
+        conn: sqlite3.Connection,
+        tenant: str,
+        changes: ChangeSet,
+        bodies: Mapping[str, str],
+        party_id: str | None,
+    ) -> None:
+        """The erasure's own writes, in its transaction (see `erase`)."""
+        erasure.rewrite(conn, tenant, bodies, party_id)
+        # FTS5 records a deletion as a new entry and keeps the old words in its
+        # segments until they merge: merge them now, so erased words leave the file.
+        kinds = {w.doc.kind if isinstance(w, Put) else w.kind for w in changes.writes}
+        for name in sorted(kinds):
+            table = self._kinds[name].search
+            if table is not None:
+                purge(conn, table)
 
     def outbox_of(self, tenant: str, party_id: str) -> list[OutboxEntry]:
         """Every outbox message of ``party_id``, any status, by id (a scan of the tenant's)."""

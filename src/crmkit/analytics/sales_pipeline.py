@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, tzinfo
+from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
@@ -49,6 +50,8 @@ class Dimension(StrEnum):
     OWNER = "owner"
     PERIOD = "period"
     CREATED = "created"
+    CUSTOM = "custom"
+    """A custom field of the opportunity, named as ``custom.<name>`` in ``by``."""
 
 
 _to_dimension = to_enum(Dimension, "by")
@@ -66,6 +69,7 @@ class PipelineRow:
         count: How many open opportunities.
         amount: Their converted amounts, summed.
         weighted: Their converted amounts × probability, summed.
+        custom: The custom field's value as text (`custom_label`), when grouped by one.
     """
 
     stage: str | None
@@ -75,6 +79,7 @@ class PipelineRow:
     count: int
     amount: Money
     weighted: Money
+    custom: str | None = None
 
 
 @attrs.frozen
@@ -90,6 +95,7 @@ class PipelineReport:
         count: How many open opportunities in all.
         amount: Their amounts, summed.
         weighted: Their weighted amounts, summed.
+        custom_field: The custom field grouped by, if any.
     """
 
     rows: tuple[PipelineRow, ...]
@@ -100,6 +106,7 @@ class PipelineReport:
     count: int
     amount: Money
     weighted: Money
+    custom_field: str | None = None
 
     @classmethod
     def of(
@@ -108,6 +115,7 @@ class PipelineReport:
         by: tuple[Dimension, ...],
         period: Period,
         convert: ReportingCurrency,
+        custom_field: str | None = None,
     ) -> PipelineReport:
         """The report of ``rows`` (already converted and sorted), with its totals."""
         return cls(
@@ -119,21 +127,51 @@ class PipelineReport:
             sum(r.count for r in rows),
             sum((r.amount for r in rows), convert.zero()),
             sum((r.weighted for r in rows), convert.zero()),
+            custom_field,
         )
 
 
-def _dimensions(by: object) -> tuple[Dimension, ...]:
+def dimensions(by: object) -> tuple[tuple[Dimension, ...], str | None]:
+    """The dimensions ``by`` names, and the custom field among them (``custom.<name>``)."""
     if isinstance(by, str):
         by = (by,)
     if not isinstance(by, Iterable):
         raise ValidationError("by", "must be a dimension name or several", by)
-    dims = tuple(_to_dimension(d) for d in by)
+    dims: list[Dimension] = []
+    custom: str | None = None
+    for name in by:
+        if isinstance(name, str) and name.startswith("custom."):
+            if custom is not None:
+                raise ValidationError("by", "must name at most one custom field", by)
+            custom = name.removeprefix("custom.")
+            dims.append(Dimension.CUSTOM)
+        elif name == Dimension.CUSTOM:
+            raise ValidationError("by", "must name the custom field: custom.<name>", name)
+        else:
+            dims.append(_to_dimension(name))
     if len(set(dims)) != len(dims):
         raise ValidationError("by", "must not repeat a dimension", by)
-    return dims
+    return tuple(dims), custom
 
 
-_Key = tuple[str | None, str | None, str | None, str | None]
+def custom_label(value: object) -> str | None:
+    """A custom value as a group label: text as is, booleans ``true``/``false``, numbers
+    and dates as written (decimals without trailing zeros); None for none.
+
+    Raises `ValidationError` for values that do not group (money, instants, multiple choices).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, str | int) or (type(value) is date):
+        return str(value)
+    raise ValidationError("by", "custom fields of this type cannot be grouped by", value)
+
+
+_Key = tuple[str | None, str | None, str | None, str | None, str | None]
 
 
 def _sort_key(key: _Key) -> tuple[tuple[bool, str], ...]:
@@ -150,13 +188,14 @@ def pipeline(
     period: Period | str = Period.MONTH,
     zone: tzinfo | str = UTC,
 ) -> PipelineReport:
-    """Open opportunities grouped ``by`` stage, owner, close period and/or created period.
+    """Open opportunities grouped ``by`` stage, owner, close period, created period and/or
+    one custom field (``custom.<name>``, whose values are labelled by `custom_label`).
 
     Won and lost opportunities are left out. One pass; memory grows with the
     number of groups. Raises `ValidationError` naming the bad argument (or
     ``opportunities[i]``) and `RateMissing` when a currency has no rate.
     """
-    dims = _dimensions(by)
+    dims, custom = dimensions(by)
     length = check_period(period)
     local = check_zone(zone)
     convert = ReportingCurrency(currency, rates, on)
@@ -171,15 +210,16 @@ def pipeline(
             period_label(period_start(opp.created_at, length, local), length)
             if Dimension.CREATED in dims
             else None,
+            None if custom is None else custom_label(opp.custom.get(custom)),
         )
         amount = convert(opp.amount)
         count, total, weighted = groups.get(key, (0, convert.zero(), convert.zero()))
         groups[key] = (count + 1, total + amount, weighted + amount * opp.probability)
     rows = tuple(
-        PipelineRow(*key, count, total, weighted)
+        PipelineRow(*key[:4], count, total, weighted, key[4])
         for key, (count, total, weighted) in sorted(groups.items(), key=lambda g: _sort_key(g[0]))
     )
-    return PipelineReport.of(rows, dims, length, convert)
+    return PipelineReport.of(rows, dims, length, convert, custom)
 
 
 FORECAST_ORDER: Final = (

@@ -13,6 +13,7 @@ What a profile holds, and from where:
 * country, region and city: the contact's first address;
 * latitude and longitude: the audience record;
 * tags and consent: the contact (consent as granted, withdrawn or unknown);
+* custom values: the contact's (``custom_values_changed`` events of contacts);
 * account tags and industry: the contact's primary account (else its first);
 * last activity: the latest activity logged with the contact;
 * last purchase and total spend: the contact's won deals (`crmkit.app.campaigns`
@@ -34,6 +35,7 @@ from crmkit.activities.activity import ActivityLogged
 from crmkit.app.marketing_records import AUDIENCES, PROFILES, ProfileRecord
 from crmkit.app.records import ACCOUNTS, CONTACTS, QUOTES
 from crmkit.app.services import _Service
+from crmkit.kernel.custom import CustomValuesChanged
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import DomainEvent
 from crmkit.kernel.ids import check_id
@@ -116,6 +118,7 @@ def refresh_profile(uow: UnitOfWork, contact_id: str, **facts: Any) -> ProfileRe
         total_spend=facts.get("total_spend", kept.total_spend),
         rfm_class=facts.get("rfm_class", kept.rfm_class),
         consent=_consent(contact),
+        custom=contact.custom,
     )
     active = is_active(contact)
     if old is not None and old.profile == profile and old.active == active:
@@ -130,6 +133,12 @@ def _latest(old: datetime | None, new: datetime) -> datetime:
 
 def _on_contact(event: DomainEvent, uow: UnitOfWork) -> None:
     refresh_profile(uow, event.aggregate_id)
+
+
+def _on_custom(event: DomainEvent, uow: UnitOfWork) -> None:
+    assert isinstance(event, CustomValuesChanged)
+    if event.kind == CONTACTS.kind:
+        refresh_profile(uow, event.aggregate_id)
 
 
 def _on_audience(event: DomainEvent, uow: UnitOfWork) -> None:
@@ -186,6 +195,7 @@ PROFILE_PROJECTIONS: tuple[tuple[type[DomainEvent], Projection], ...] = (
             ContactUnmerged,
         )
     ),
+    (CustomValuesChanged, _on_custom),
     (AudienceCreated, _on_audience),
     (AudienceFactsChanged, _on_audience),
     (AccountChanged, _on_account),

@@ -10,7 +10,8 @@ actions at once, through the same services a user would call:
 * `LogActivity` logs an activity on the record;
 * `AssignOwner` calls the service's ``assign``; with a ``round_robin`` list the
   owner is picked by the record's id, so one record always gets the same one;
-* `SetField` calls the service's ``update`` with one field;
+* `SetField` calls the service's ``update`` with one field, or ``set_custom``
+  for a ``custom.<name>`` field (validated through the host's specs);
 * `Transition` calls the service's command of that name (``work``, ``pause``...);
 * `Notify` sends a message through the notifier, which checks consent: a
   refused message is not queued, and the rule goes on.
@@ -24,8 +25,9 @@ unit of work's depth limit with `PolicyLoop`, and the whole unit rolls back.
 
 from __future__ import annotations
 
+import inspect
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -86,10 +88,14 @@ class Automation:
     def __bool__(self) -> bool:
         return bool(self._events)
 
+    def reacts_to(self, event: DomainEvent) -> bool:
+        """Whether an enabled rule is on ``event``'s type."""
+        return event.event_type in self._events
+
     def facts(self, event: DomainEvent, uow: UnitOfWork) -> dict[str, object]:
         """What conditions and templates read: the event and its record, as JSON-ready data."""
         conv = uow.converter
-        rtype = _TYPES.get(event.aggregate_kind)
+        rtype = _TYPES.get(event.stream_kind())
         record = None if rtype is None else uow.get_or_none(rtype, event.aggregate_id)
         return {
             "event": conv.unstructure(event),
@@ -98,16 +104,18 @@ class Automation:
 
     def react(self, event: DomainEvent, uow: UnitOfWork) -> None:
         """Run the actions of every rule that fires for ``event``, as that rule."""
-        if event.event_type not in self._events:
+        if not self.reacts_to(event):
             return
         for firing in explain(self.rules, event.event_type, self.facts(event, uow)):
             rule = Principal(f"rule:{firing.rule_id}", kind=ActorKind.RULE)
             with uow.acting_as(rule):
-                for action in firing.actions:
-                    self._run(firing, action, event, uow)
+                for index, action in enumerate(firing.actions):
+                    self._run(firing, index, action, event, uow)
 
-    def _run(self, firing: Firing, action: object, event: DomainEvent, uow: UnitOfWork) -> None:
-        kind, id = event.aggregate_kind, event.aggregate_id
+    def _run(
+        self, firing: Firing, index: int, action: object, event: DomainEvent, uow: UnitOfWork
+    ) -> None:
+        kind, id = event.stream_kind(), event.aggregate_id
         about = [RecordRef(kind, id)]
         if isinstance(action, CreateTask):
             due = uow.stamp().at + timedelta(days=action.due_in_days)
@@ -118,6 +126,9 @@ class Automation:
             owners = action.round_robin
             owner = action.owner_id if not owners else owners[zlib.crc32(id.encode()) % len(owners)]
             _command(uow, kind, "assign", firing)(id, owner)
+        elif isinstance(action, SetField) and action.field.startswith("custom."):
+            name = action.field.removeprefix("custom.")
+            _command(uow, kind, "set_custom", firing)(id, {name: action.value})
         elif isinstance(action, SetField):
             _command(uow, kind, "update", firing)(id, **{action.field: action.value})
         elif isinstance(action, Transition):
@@ -128,17 +139,31 @@ class Automation:
                 uow.notifications.send(
                     channel=action.channel,
                     purpose=action.purpose,
-                    key=f"rule:{firing.rule_id}:{kind}:{id}:{event.version}",
+                    # The action's index keeps two notify actions of one rule apart.
+                    key=f"rule:{firing.rule_id}:{index}:{kind}:{id}:{event.version}",
                     party_id=party,
                     template=self.templates[action.template_key],
                 )
 
 
-def _command(uow: UnitOfWork, kind: str, name: str, firing: Firing) -> Any:
+def _command(uow: UnitOfWork, kind: str, name: str, firing: Firing) -> Callable[..., object]:
     service = getattr(uow, _SERVICES.get(kind, ""), None)
     command = getattr(service, name, None) if not name.startswith("_") else None
     if not callable(command):
         raise ValidationError(
             f"rules[{firing.rule_id}]", f"{kind} records have no command {name!r}", name
         )
-    return command
+    checked: Callable[..., object] = command
+
+    def call(*args: object, **kwargs: object) -> object:
+        # Bind first: a command that needs more (``lose`` needs a reason) or a field
+        # that ``update`` does not take is the rule's error, not a TypeError from the service.
+        try:
+            inspect.signature(checked).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ValidationError(
+                f"rules[{firing.rule_id}]", f"{kind} command {name!r} cannot run: {exc}", name
+            ) from None
+        return checked(*args, **kwargs)
+
+    return call

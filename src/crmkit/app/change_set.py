@@ -54,14 +54,14 @@ def change_set(
     conv = crm.converter
     writes = []
     for key, (rtype, obj) in dirty.items():
-        index = rtype.index(obj)
+        index = crm.index(rtype, obj)
         if key in keys:
             index[IDEMPOTENCY_KEY] = keys[key]
         body = dumps(conv.unstructure(obj))
         writes.append(Put(Document(rtype.kind, obj.id, obj.version, body, index), loaded[key]))
     records = []
     for event, subjects in events:
-        kind = event.aggregate_kind
+        kind = event.stream_kind()
         records.append(
             EventRecord(
                 crm.ids(),
@@ -102,7 +102,7 @@ def _audit(
         return
     commands: dict[Key, str] = {}
     for event, _ in reversed(events):  # the first event on a record names the command
-        commands[(event.aggregate_kind, event.aggregate_id)] = event.event_type
+        commands[(event.stream_kind(), event.aggregate_id)] = event.event_type
     at = crm.clock.now()
     for (kind, id), (rtype, obj) in dirty.items():
         if not rtype.audited:

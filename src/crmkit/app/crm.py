@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from types import TracebackType
+from typing import TypeVar
 
 import cattrs
 
@@ -20,19 +21,24 @@ from crmkit.app.audiences import PROFILE_PROJECTIONS
 from crmkit.app.audit_trail import AuditTrail
 from crmkit.app.automation import Automation
 from crmkit.app.campaigns import CREDIT_PROJECTIONS
+from crmkit.app.customising import check_custom_fields, custom_index, extended
 from crmkit.app.deals import draft_contract
+from crmkit.app.exports import Exports
 from crmkit.app.imports import Imports
 from crmkit.app.notifier import Template
 from crmkit.app.paging import Page
 from crmkit.app.policies import Policies
 from crmkit.app.privacy import Privacy
-from crmkit.app.records import schema
+from crmkit.app.records import RECORD_TYPES, RecordType, schema
+from crmkit.app.reindex import MigrationReport, ReindexReport, migrate_custom_fields, reindex
 from crmkit.app.service_settings import ServiceSettings
 from crmkit.app.settings import SalesSettings
 from crmkit.app.unit_of_work import UnitOfWork
 from crmkit.audit.entry import AuditKey
+from crmkit.extension.custom_fields import CustomFields
 from crmkit.extension.rules import Rule
 from crmkit.kernel.clock import Clock, SystemClock
+from crmkit.kernel.custom import CustomValuesChanged
 from crmkit.kernel.errors import StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, EventRegistry
 from crmkit.kernel.ids import DEFAULT_TENANT, IdGenerator, Uuid7Ids, check_id
@@ -46,7 +52,7 @@ from crmkit.marketing.member_events import EVENTS as MEMBER_EVENTS
 from crmkit.parties.events import EVENTS as PARTY_EVENTS
 from crmkit.parties.merge_record import EVENTS as MERGE_EVENTS
 from crmkit.ports.access import AccessPolicy, AllowAll
-from crmkit.ports.storage import DocumentStore, StoredEvent
+from crmkit.ports.storage import DocumentStore, IndexValue, StoredEvent
 from crmkit.sales.catalog_events import EVENTS as CATALOG_EVENTS
 from crmkit.sales.contract_events import EVENTS as CONTRACT_EVENTS
 from crmkit.sales.lead_events import EVENTS as LEAD_EVENTS
@@ -55,6 +61,8 @@ from crmkit.sales.quote_events import EVENTS as QUOTE_EVENTS, QuoteAccepted
 from crmkit.service.case_events import EVENTS as CASE_EVENTS
 from crmkit.service.complaint_events import EVENTS as COMPLAINT_EVENTS
 from crmkit.service.knowledge_events import EVENTS as ARTICLE_EVENTS
+
+T = TypeVar("T")
 
 SERVICE_EVENTS = (*COMPLAINT_EVENTS, *CASE_EVENTS, *ARTICLE_EVENTS)
 MARKETING_EVENTS = (*CAMPAIGN_EVENTS, *MEMBER_EVENTS, *AUDIENCE_EVENTS)
@@ -95,6 +103,10 @@ class Crm:
         rules: Automation rules (`crmkit.extension.rules`), run inside every unit of
             work (`crmkit.app.automation`).
         templates: The message templates that the rules' notifications name.
+        custom_fields: The host's custom fields (`crmkit.extension.custom_fields`); the
+            indexed ones are index fields ``cf_<name>`` of their kinds.
+        record_types: Every record type the store holds.
+        schema: The storage schema the store was opened with, custom index fields included.
         access: Who may read and change what (`crmkit.ports.access`); everyone may do
             everything unless the host passes a policy such as
             `crmkit.security.defaults.default_policy`.
@@ -115,6 +127,7 @@ class Crm:
         audit_keys: Iterable[AuditKey] = (),
         rules: Iterable[Rule] = (),
         templates: Mapping[str, Template] = {},
+        custom_fields: CustomFields | None = None,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -131,6 +144,7 @@ class Crm:
                 *SERVICE_EVENTS,
                 *MARKETING_EVENTS,
                 PersonalDataErased,
+                CustomValuesChanged,
             )
         )
         self.policies = default_policies() if policies is None else policies
@@ -154,12 +168,45 @@ class Crm:
         """The host's automation rules, run inside every unit of work."""
         self.imports = Imports(self)
         """CSV imports: streamed in batches, resumable, with a dry run."""
+        self.exports = Exports(self)
+        """CSV exports: every record of a kind, streamed, in the columns imports read."""
         self.privacy = Privacy(self)
         """Consent ledger, subject-access export, erasure and retention."""
         self.service = ServiceSettings() if service is None else service
         if not isinstance(self.service, ServiceSettings):
             raise ValidationError("service", "must be ServiceSettings", type(self.service).__name__)
-        store.open(schema())
+        self.custom_fields = check_custom_fields(custom_fields)
+        self.record_types = RECORD_TYPES
+        self.schema = extended(schema(self.record_types), self.custom_fields)
+        store.open(self.schema)
+
+    def reindex(
+        self,
+        kinds: Iterable[str] | None = None,
+        *,
+        batch: int = 500,
+        progress: Callable[[str, int], object] | None = None,
+    ) -> ReindexReport:
+        """Rewrite stored records' index values from their bodies (`crmkit.app.reindex`).
+
+        Run it after an upgrade of crmkit that indexes more fields.
+        """
+        return reindex(self, kinds, batch=batch, progress=progress)
+
+    def migrate_custom_fields(
+        self, *, batch: int = 500, progress: Callable[[str, int], object] | None = None
+    ) -> MigrationReport:
+        """Move the store to this CRM's custom field specs, backfilling new index fields.
+
+        Run it after changing the specs; see `crmkit.app.reindex.migrate_custom_fields`.
+        """
+        return migrate_custom_fields(self, batch=batch, progress=progress)
+
+    def index(self, rtype: RecordType[T], record: T) -> dict[str, IndexValue]:
+        """The index values a store keeps for ``record``, custom ones included."""
+        values = rtype.index(record)
+        values.update(custom_index(self.custom_fields, rtype.kind, record))
+        return values
 
     def unit_of_work(self, principal: Principal) -> UnitOfWork:
         """A new unit of work for ``principal``; use it in a ``with`` block."""
@@ -318,6 +365,7 @@ def open(
     audit_keys: Iterable[AuditKey] = (),
     rules: Iterable[Rule] = (),
     templates: Mapping[str, Template] = {},
+    custom_fields: CustomFields | None = None,
 ) -> Crm:
     """Open a CRM on a store named by URL (see `store_from_url` for the schemes).
 
@@ -344,4 +392,5 @@ def open(
         audit_keys=audit_keys,
         rules=rules,
         templates=templates,
+        custom_fields=custom_fields,
     )

@@ -10,11 +10,12 @@ commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from crmkit.app.customising import Customising
 from crmkit.app.records import CONTRACTS, OPPORTUNITIES, PRICE_LISTS, PRODUCTS, QUOTES
 from crmkit.app.services import _Service
 from crmkit.kernel.errors import NotFound
@@ -40,7 +41,7 @@ def _number(prefix: str, id: str) -> str:
     return f"{prefix}-{id.replace('-', '')[-10:].upper()}"
 
 
-class Opportunities(_Service[Opportunity]):
+class Opportunities(Customising[Opportunity], _Service[Opportunity]):
     """Opportunity commands and queries of one unit of work."""
 
     _type = OPPORTUNITIES
@@ -56,6 +57,7 @@ class Opportunities(_Service[Opportunity]):
         pipeline_id: str | None = None,
         stage: str | None = None,
         owner_id: str | None = None,
+        custom: Mapping[str, object] = {},
         idempotency_key: str | None = None,
     ) -> Opportunity:
         """Open an opportunity in a configured pipeline (the default one unless named)."""
@@ -79,7 +81,7 @@ class Opportunities(_Service[Opportunity]):
             contact_ids=contacts,
             owner_id=owner_id,
         )
-        return self._uow.save(OPPORTUNITIES, deal, event, idempotency_key=idempotency_key)
+        return self._created(deal, custom, event, idempotency_key=idempotency_key)
 
     def move(self, id: str, stage: str) -> Opportunity:
         """Move an open opportunity to another open stage."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from crmkit.app.customising import Customising
 from crmkit.app.records import ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES, lead_candidate
 from crmkit.app.services import _Service
 from crmkit.kernel.errors import DuplicateRecord, ValidationError
@@ -83,7 +84,7 @@ class Conversion:
     new_contact: bool
 
 
-class Leads(_Service[Lead]):
+class Leads(Customising[Lead], _Service[Lead]):
     """Lead commands and queries of one unit of work (``uow.leads``)."""
 
     _type = LEADS
@@ -95,6 +96,7 @@ class Leads(_Service[Lead]):
         data: LeadInput | None = None,
         *,
         on_duplicate: OnDuplicate | str = OnDuplicate.FLAG,
+        custom: Mapping[str, object] = {},
         idempotency_key: str | None = None,
         **fields: object,
     ) -> Lead:
@@ -124,7 +126,7 @@ class Leads(_Service[Lead]):
                     return reused
             data = attrs.evolve(data, tags=(*data.tags, POSSIBLE_DUPLICATE))
         lead, event = Lead.capture(self._uow.new_id(), data, self._uow.stamp())
-        return self._uow.save(LEADS, lead, event, idempotency_key=idempotency_key)
+        return self._created(lead, custom, event, idempotency_key=idempotency_key)
 
     def capture_web_form(
         self,

@@ -320,7 +320,7 @@ class Privacy:
 
 def _put(crm: Crm, rtype: RecordType[Any], obj: Any, expected: int) -> Put:
     body = dumps(crm.converter.unstructure(obj))
-    return Put(Document(rtype.kind, obj.id, obj.version, body, rtype.index(obj)), expected)
+    return Put(Document(rtype.kind, obj.id, obj.version, body, crm.index(rtype, obj)), expected)
 
 
 def _record(crm: Crm, kind: str, event: PersonalDataErased) -> EventRecord:

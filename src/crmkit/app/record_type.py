@@ -12,6 +12,8 @@ from crmkit.ports.storage import IndexField, IndexType, IndexValue, KindSpec
 T = TypeVar("T")
 
 TEXT, INT = IndexType.TEXT, IndexType.INT
+SEARCH_FIELD = "search_text"
+"""The name of the searchable index field of a record type with a ``search`` function."""
 
 
 @attrs.frozen
@@ -30,6 +32,8 @@ class RecordType(Generic[T]):
             from audited records are not).
         related: Ids of other records whose timelines show this record's events,
             read from its state right after each change (a contact's accounts).
+        search: The words full-text search finds the record by (`crmkit.ports.search`),
+            kept in the searchable ``search_text`` index field; None: not searchable.
     """
 
     kind: str
@@ -39,6 +43,7 @@ class RecordType(Generic[T]):
     bulk: tuple[tuple[IndexField, ...], Callable[[T], Mapping[str, IndexValue]]] | None = None
     audited: bool = True
     related: Callable[[T], tuple[str, ...]] = lambda _: ()
+    search: Callable[[T], str] | None = None
 
     def spec(self) -> KindSpec:
         """The storage spec of this kind."""
@@ -47,6 +52,8 @@ class RecordType(Generic[T]):
             fields += self.bulk[0]
         if self.idempotent:
             fields += (IndexField("idempotency_key", TEXT, unique=True),)
+        if self.search is not None:
+            fields += (IndexField(SEARCH_FIELD, TEXT, search=True),)
         return KindSpec(self.kind, fields)
 
     def index(self, obj: T) -> dict[str, IndexValue]:
@@ -54,4 +61,6 @@ class RecordType(Generic[T]):
         values = {field.name: read(obj) for field, read in self.indexes}
         if self.bulk is not None:
             values.update(self.bulk[1](obj))
+        if self.search is not None:
+            values[SEARCH_FIELD] = self.search(obj) or None
         return values

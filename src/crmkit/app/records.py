@@ -15,9 +15,12 @@ import attrs
 from crmkit.activities.activity import Activity
 from crmkit.activities.timeline import TimelineEntry
 from crmkit.analytics.periods import Period, period_label
+from crmkit.app import search_text
 from crmkit.app.audit_records import AUDIT_RECORD_TYPES
+from crmkit.app.custom_records import CUSTOM_SPECS
 from crmkit.app.import_records import IMPORT_RUNS
 from crmkit.app.marketing_records import MARKETING_RECORD_TYPES
+from crmkit.app.queue_records import QUEUE_RECORD_TYPES
 from crmkit.app.record_type import INT, TEXT, RecordType as RecordType
 from crmkit.interactions.preferences import ChannelPreferences
 from crmkit.kernel.checks import of_type, version
@@ -66,6 +69,7 @@ CONTACTS: RecordType[Contact] = RecordType(
         ),
     ),
     related=lambda c: c.account_ids,
+    search=search_text.contact_text,
 )
 """Contacts, indexed by status, name (last name first, case-folded), main email, owner,
 last change, tags, accounts, the survivor a duplicate was merged into, and the
@@ -87,6 +91,7 @@ ACCOUNTS: RecordType[Account] = RecordType(
             lambda a: blocking_keys(Candidate.of_account(a)),
         ),
     ),
+    search=search_text.account_text,
 )
 """Accounts, indexed by status, case-folded name, owner, parent, last change, tags, the
 survivor a duplicate was merged into, and the blocking keys of duplicate detection."""
@@ -102,10 +107,15 @@ ACTIVITIES: RecordType[Activity] = RecordType(
         (IndexField("message_id", TEXT), lambda a: a.message_id),
         (IndexField("links", TEXT, multi=True), lambda a: tuple(ref.id for ref in a.links)),
         (IndexField("outcome", TEXT), lambda a: a.outcome),
+        (
+            IndexField("message_ids", TEXT, multi=True),
+            lambda a: tuple(dict.fromkeys(i for i in (a.message_id, *a.references) if i)),
+        ),
     ),
 )
-"""Activities, indexed by kind, status, time, owner, email Message-ID, linked records and
-outcome (for example ``no_answer``)."""
+"""Activities, indexed by kind, status, time, owner, email Message-ID, linked records,
+outcome (for example ``no_answer``) and every message id of an email's thread (its own
+and its references: inbound threading finds earlier messages through them)."""
 
 TIMELINE: RecordType[TimelineEntry] = RecordType(
     "timeline",
@@ -180,6 +190,7 @@ LEADS: RecordType[Lead] = RecordType(
             lambda lead: blocking_keys(lead_candidate(lead)),
         ),
     ),
+    search=search_text.lead_text,
 )
 """Leads, indexed by status, owner, email, the contact it became, company, score, source,
 country, times, the survivor a duplicate was merged into, tags and duplicate-detection keys."""
@@ -205,6 +216,7 @@ OPPORTUNITIES: RecordType[Opportunity] = RecordType(
         (IndexField("contact_ids", TEXT, multi=True), lambda o: o.contact_ids),
     ),
     related=lambda o: (*((o.account_id,) if o.account_id else ()), *o.contact_ids),
+    search=search_text.opportunity_text,
 )
 """Opportunities, indexed by status, pipeline, stage, forecast category, owner, account,
 lead, currency, amount and weighted amount in minor units, close date with its month
@@ -260,6 +272,7 @@ CONTRACTS: RecordType[Contract] = RecordType(
         (IndexField("status", TEXT), lambda c: c.status.value),
         (IndexField("account_id", TEXT), lambda c: c.account_id),
         (IndexField("quote_id", TEXT, unique=True), lambda c: c.quote_id),
+        (IndexField("contact_id", TEXT), lambda c: c.contact_id),
         (IndexField("end_date", TEXT), lambda c: c.end_date.isoformat()),
         (IndexField("notice_from", TEXT), lambda c: c.notice_from.isoformat()),
         (IndexField("updated_at", INT), lambda c: to_micros(c.updated_at)),
@@ -267,7 +280,7 @@ CONTRACTS: RecordType[Contract] = RecordType(
     related=lambda c: tuple(id for id in (c.account_id, c.contact_id) if id is not None),
 )
 """Contracts, indexed by number, status, account, the quote they came from (one contract
-per quote), end date, the start of the notice window and last change."""
+per quote), the signing contact, end date, the start of the notice window and last change."""
 
 
 COMPLAINTS: RecordType[Complaint] = RecordType(
@@ -309,6 +322,7 @@ CASES: RecordType[ServiceCase] = RecordType(
         (IndexField("created_at", INT), lambda c: to_micros(c.created_at)),
     ),
     related=lambda c: tuple(i for i in (c.contact_id, c.account_id) if i is not None),
+    search=search_text.case_text,
 )
 """Service cases, indexed by number, status, priority, type, queue, team, owner, customer,
 complaint, parent, when the SLA clock next needs a look (`sla_due_at`), when resolved and
@@ -378,8 +392,10 @@ RECORD_TYPES: tuple[RecordType[Any], ...] = (
     ARTICLES,
     PREFERENCES,
     IMPORT_RUNS,
+    CUSTOM_SPECS,
     *MARKETING_RECORD_TYPES,
     *AUDIT_RECORD_TYPES,
+    *QUEUE_RECORD_TYPES,
 )
 """Every record type crmkit stores."""
 

@@ -5,8 +5,10 @@ segment. A dynamic segment's criteria are split by
 `crmkit.marketing.segment.plan`: the pushable part runs as a storage query
 over the segment profiles (`crmkit.app.marketing_records.PROFILES`), and the
 residual (radius, inactivity, ``any``, ``not``) is checked on each profile
-fetched. ``pushdown=False`` reads every profile and checks the whole criterion
-in Python instead; both give the same contacts, in id order, a batch at a time.
+fetched. Custom criteria are checked against the CRM's custom fields of
+contacts, and pushed down when their field is indexed. ``pushdown=False``
+reads every profile and checks the whole criterion in Python instead; both
+give the same contacts, in id order, a batch at a time.
 Only active contacts that were not merged away belong to a segment. Segments
 read committed profiles: changes staged in the same unit of work are not seen.
 """
@@ -20,7 +22,14 @@ from typing import TYPE_CHECKING
 from crmkit.app.marketing_records import PROFILES
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.time import require_aware
-from crmkit.marketing.segment import Criterion, Segment, SegmentKind, matches, plan
+from crmkit.marketing.segment import (
+    Criterion,
+    Segment,
+    SegmentKind,
+    bind_custom,
+    matches,
+    plan,
+)
 from crmkit.ports.query import Condition, Eq
 
 if TYPE_CHECKING:
@@ -55,9 +64,10 @@ class Segments:
         at = self._uow.stamp().at if as_of is None else require_aware(as_of, "as_of")
         if segment.kind is SegmentKind.STATIC:
             return self._snapshot_members(segment.members)
+        fields = self._uow.custom_fields
         if not pushdown:
-            return self._checked((_ACTIVE,), segment.criteria, at, batch)
-        chosen = plan(segment.criteria, at)
+            return self._checked((_ACTIVE,), bind_custom(segment.criteria, fields), at, batch)
+        chosen = plan(segment.criteria, at, custom_fields=fields)
         return self._checked((*chosen.conditions, _ACTIVE), chosen.residual, at, batch)
 
     def _checked(

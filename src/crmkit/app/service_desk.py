@@ -11,11 +11,12 @@ says.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
 
+from crmkit.app.customising import Customising
 from crmkit.app.notifier import Refusal
 from crmkit.app.records import ARTICLES, CASES, COMPLAINTS
 from crmkit.app.services import _Service
@@ -62,7 +63,7 @@ class TickReport:
     more: bool
 
 
-class Cases(_Service[ServiceCase]):
+class Cases(Customising[ServiceCase], _Service[ServiceCase]):
     """Service case commands and queries of one unit of work."""
 
     _type = CASES
@@ -81,6 +82,7 @@ class Cases(_Service[ServiceCase]):
         complaint_id: str | None = None,
         skills_needed: Iterable[str] = (),
         number: str | None = None,
+        custom: Mapping[str, object] = {},
         idempotency_key: str | None = None,
     ) -> ServiceCase:
         """Open a case, route it to a queue and start its SLA clock (if a policy applies)."""
@@ -118,7 +120,7 @@ class Cases(_Service[ServiceCase]):
                 queue=queue.name,
                 **fields,  # type: ignore[arg-type]
             )
-        self._uow.save(CASES, case, opened, idempotency_key=idempotency_key)
+        case = self._created(case, custom, opened, idempotency_key=idempotency_key)
         policy = self._uow.service.sla_policies.match(case.priority, case.type, case.customer_tier)
         if policy is None:
             return case
@@ -310,7 +312,7 @@ class Cases(_Service[ServiceCase]):
         return tuple(closed)
 
 
-class Complaints(_Service[Complaint]):
+class Complaints(Customising[Complaint], _Service[Complaint]):
     """Complaint commands and queries of one unit of work."""
 
     _type = COMPLAINTS
@@ -329,6 +331,7 @@ class Complaints(_Service[Complaint]):
         order_ref: str | None = None,
         contract_id: str | None = None,
         acknowledge: bool = True,
+        custom: Mapping[str, object] = {},
         idempotency_key: str | None = None,
     ) -> Complaint:
         """Receive a complaint from any channel and, by default, acknowledge it by email.
@@ -358,7 +361,7 @@ class Complaints(_Service[Complaint]):
             order_ref=order_ref,
             contract_id=contract_id,
         )
-        complaint = self._uow.save(COMPLAINTS, complaint, received, idempotency_key=idempotency_key)
+        complaint = self._created(complaint, custom, received, idempotency_key=idempotency_key)
         if acknowledge and contact_id is not None:
             sent = self._uow.notifications.send(
                 channel="email",

@@ -8,11 +8,12 @@ from the unit's principal, so callers pass only what the command is about.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from crmkit.activities.activity import Activity, ActivityKind, Direction, RecordRef
+from crmkit.app.customising import Customising
 from crmkit.app.paging import Page
 from crmkit.app.records import (
     ACCOUNTS,
@@ -77,7 +78,7 @@ class _Service(Generic[T]):
         return self._uow.by_idempotency_key(self._type, idempotency_key)
 
 
-class _Parties(_Service[T]):
+class _Parties(Customising[T], _Service[T]):
     def find(
         self,
         *where: Condition,
@@ -109,6 +110,7 @@ class Accounts(_Parties[Account]):
         owner_id: str | None = None,
         tags: Iterable[str] = (),
         parent_id: str | None = None,
+        custom: Mapping[str, object] = {},
         idempotency_key: str | None = None,
     ) -> Account:
         """Create an account; a retry with the same ``idempotency_key`` returns the first one."""
@@ -130,7 +132,7 @@ class Accounts(_Parties[Account]):
             tags=items(tags, "tags"),
             parent_id=parent_id,
         )
-        return self._uow.save(ACCOUNTS, account, event, idempotency_key=idempotency_key)
+        return self._created(account, custom, event, idempotency_key=idempotency_key)
 
     def update(self, id: str, /, **changes: object) -> Account:
         """Change fields of an account (see `Account.update`)."""
@@ -178,6 +180,7 @@ class Contacts(_Parties[Contact]):
         time_zone: str | None = None,
         account_id: str | None = None,
         role: str = "contact",
+        custom: Mapping[str, object] = {},
         idempotency_key: str | None = None,
     ) -> Contact:
         """Create a contact, optionally linked to an account as its primary one.
@@ -202,10 +205,10 @@ class Contacts(_Parties[Contact]):
             time_zone=time_zone,
         )
         if account_id is None:
-            return self._uow.save(CONTACTS, contact, created, idempotency_key=idempotency_key)
+            return self._created(contact, custom, created, idempotency_key=idempotency_key)
         self._uow.accounts.get(account_id)
         linked, event = contact.link(account_id, role, stamp, primary=True)
-        return self._uow.save(CONTACTS, linked, created, event, idempotency_key=idempotency_key)
+        return self._created(linked, custom, created, event, idempotency_key=idempotency_key)
 
     def update(self, id: str, /, **changes: object) -> Contact:
         """Change fields of a contact (see `Contact.update`)."""
@@ -277,7 +280,7 @@ class Contacts(_Parties[Contact]):
         return self._uow.save(CONTACTS, contact, event)
 
 
-class Activities(_Service[Activity]):
+class Activities(Customising[Activity], _Service[Activity]):
     """Activity commands and queries of one unit of work."""
 
     _type = ACTIVITIES
@@ -310,6 +313,7 @@ class Activities(_Service[Activity]):
         owner_id: str | None = None,
         message_id: str | None = None,
         outcome: str | None = None,
+        custom: Mapping[str, object] = {},
         idempotency_key: str | None = None,
     ) -> Activity:
         """Log a call, meeting, note or email that happened (default: now).
@@ -336,7 +340,7 @@ class Activities(_Service[Activity]):
             message_id=message_id,
             outcome=outcome,
         )
-        return self._uow.save(ACTIVITIES, activity, event, idempotency_key=idempotency_key)
+        return self._created(activity, custom, event, idempotency_key=idempotency_key)
 
     def plan(
         self,
@@ -347,6 +351,7 @@ class Activities(_Service[Activity]):
         *,
         body: str = "",
         owner_id: str | None = None,
+        custom: Mapping[str, object] = {},
         idempotency_key: str | None = None,
     ) -> Activity:
         """Plan a task, call or meeting; a retry with the same ``idempotency_key`` returns it."""
@@ -363,7 +368,7 @@ class Activities(_Service[Activity]):
             body=body,
             owner_id=owner_id,
         )
-        return self._uow.save(ACTIVITIES, activity, event, idempotency_key=idempotency_key)
+        return self._created(activity, custom, event, idempotency_key=idempotency_key)
 
     def complete(
         self,

@@ -21,6 +21,7 @@ from crmkit.app.guard import Guard
 from crmkit.app.paging import Page, decode, find_page
 from crmkit.app.policies import MAX_DEPTH, PolicyLoop
 from crmkit.app.records import RecordType
+from crmkit.extension.custom_fields import CustomFields
 from crmkit.kernel.errors import CrmError, NotFound, StorageError, ValidationError
 from crmkit.kernel.events import DomainEvent, Stamp
 from crmkit.kernel.principal import Principal
@@ -49,6 +50,7 @@ class UnitOfWork:
         from crmkit.app.audiences import Audiences
         from crmkit.app.campaigns import Campaigns, Members
         from crmkit.app.deals import Contracts, Opportunities, PriceLists, Products, Quotes
+        from crmkit.app.inbound import Inbox
         from crmkit.app.journeys import Journeys
         from crmkit.app.leads import Leads
         from crmkit.app.merging import Duplicates
@@ -57,6 +59,7 @@ class UnitOfWork:
         from crmkit.app.segments import Segments
         from crmkit.app.service_desk import Articles, Cases, Complaints
         from crmkit.app.services import Accounts, Activities, Contacts
+        from crmkit.app.work_queue import WorkQueue
 
         self._crm = crm
         self.principal = principal
@@ -76,6 +79,8 @@ class UnitOfWork:
         """Accounts: create, change, find."""
         self.activities = Activities(self)
         """Activities: log, plan, complete, find."""
+        self.inbound = Inbox(self)
+        """Inbound emails, calls, chats and social messages: thread or route, create, log."""
         self.settings = crm.sales
         """The CRM's sales settings: pipelines, criteria, policies and defaults."""
         self.leads = Leads(self)
@@ -114,6 +119,16 @@ class UnitOfWork:
         """Journeys: triggered sends planned per contact and queued in the outbox."""
         self.reports = Reports(self)
         """Reports over the store: pipeline, forecast, win rate, RFM, SLA, campaigns."""
+        from crmkit.app.search import Search
+
+        self.search = Search(crm, self._guard)
+        """Search contacts, accounts, leads, opportunities and cases by name, email, phone."""
+        self.work_queue = WorkQueue(self)
+        """A rep's work queue for today: ranked calls and follow-ups, snooze and done."""
+        from crmkit.app.best_times import BestTimes
+
+        self.best_times = BestTimes(self)
+        """Best time to call: connect rates learned from the stored calls, windows per contact."""
 
     def __enter__(self) -> UnitOfWork:
         return self
@@ -208,6 +223,11 @@ class UnitOfWork:
             for name in self._guard.policy.hidden_fields(self.principal, rtype.kind):
                 data.pop(name, None)
         return data
+
+    @property
+    def custom_fields(self) -> CustomFields:
+        """The host's custom fields, which custom values are validated against."""
+        return self._crm.custom_fields
 
     @property
     def converter(self) -> Any:
@@ -368,7 +388,8 @@ class UnitOfWork:
         if scoped is None:  # nothing in scope: the Python fallback over no documents
             return run_aggregate(spec, ())
         crm = self._crm
-        return aggregate(crm.store, crm.tenant, spec, rtype.spec(), pushdown=pushdown)
+        kind = crm.schema.kind(rtype.kind)
+        return aggregate(crm.store, crm.tenant, spec, kind, pushdown=pushdown)
 
     def save(
         self,
@@ -398,24 +419,29 @@ class UnitOfWork:
         return obj
 
     def _react(self, event: DomainEvent) -> None:
-        """Run the CRM's policies for ``event`` now, inside this unit of work."""
-        handlers = (*self._crm.projections.for_event(event), *self._crm.policies.for_event(event))
-        if self._crm.automation:
+        """Run the CRM's projections, policies and rules for ``event`` now, in this unit of work.
+
+        Only policies and rules count towards `MAX_DEPTH`: projections keep
+        crmkit's read models and never start a chain of their own.
+        """
+        projections = self._crm.projections.for_event(event)
+        handlers = self._crm.policies.for_event(event)
+        if self._crm.automation.reacts_to(event):
             handlers = (*handlers, self._crm.automation.react)
-        if not handlers:
+        if not handlers and not projections:
             return
-        if self._depth >= MAX_DEPTH:
+        if handlers and self._depth >= MAX_DEPTH:
             raise PolicyLoop(
                 f"policies triggered one another {MAX_DEPTH} deep, stopping at"
                 f" {event.event_type}: check them for a loop"
             )
-        self._depth += 1
+        self._depth += 1 if handlers else 0
         try:
             with self._guard.trusted():  # they act for the CRM, not for the principal
-                for handler in handlers:
+                for handler in (*projections, *handlers):
                     handler(event, self)
         finally:
-            self._depth -= 1
+            self._depth -= 1 if handlers else 0
 
     def queue(self, message: Message, *, not_before: datetime | None = None) -> None:
         """Stage ``message`` in the outbox: it is sent after, and only if, this unit commits.

@@ -168,6 +168,11 @@ def _token(convert: Callable[[object], object]) -> Callable[[str], object]:
     return parse
 
 
+def _outcome(cell: str) -> object:
+    # Which outcomes fit depends on the kind: csv_columns checks it with the whole row.
+    return clean_token(cell.strip().casefold(), "outcome")
+
+
 def _stage(cell: str) -> object:
     return clean_token(cell.strip(), "stage")
 
@@ -224,6 +229,7 @@ PARSERS: Final[Mapping[str, Callable[[str], object]]] = {
     "body": _body,
     "direction": _token(_to_direction),
     "duration_minutes": _minutes,
+    "outcome": _outcome,
     "message_id": _line("message_id", 998),
 }
 """How each column's non-empty cell becomes a typed value (``amount`` is read apart)."""

@@ -15,15 +15,13 @@ from enum import StrEnum
 from typing import Final, TypeAlias
 
 from crmkit.kernel.checks import items
+from crmkit.kernel.custom import CustomValue
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.money import Money
 from crmkit.kernel.numbers import decimal_of
 from crmkit.kernel.text import LINE_MAX, TEXT_MAX, clean_line, clean_text
 from crmkit.kernel.time import require_aware, to_micros
 from crmkit.ports.storage import IndexValue
-
-CustomValue: TypeAlias = str | int | Decimal | bool | date | datetime | Money | tuple[str, ...]
-"""A validated custom field value (a `multi_choice` value is a sorted tuple of choices)."""
 
 JsonValue: TypeAlias = str | int | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 """A value as `json` reads and writes it (never a float)."""

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Final
 
+from crmkit.activities.activity import ActivityKind, ActivityStatus
+from crmkit.activities.outcomes import check, check_timed_kind
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.money import Money
 from crmkit.kernel.text import clean_line, clean_token
@@ -73,7 +75,7 @@ _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "opportunity": "id name amount currency pipeline_id stage probability close_date"
         " account_id contact_ids lead_id owner_id",
         "activity": "id kind subject status occurred_at links body direction duration_minutes"
-        " owner_id message_id",
+        " outcome owner_id message_id",
     }.items()
 }
 
@@ -144,6 +146,7 @@ _KIND_ALIASES: Final = {
         occurred_at: date due_at happened_at
         duration_minutes: duration minutes
         links: related_to
+        outcome: result
         """
     ),
 }
@@ -236,6 +239,8 @@ def parse_cells(
         _lead(values, filled, problems)
     elif kind == "opportunity":
         _amount(values, filled, problems, decimal)
+    elif kind == "activity":
+        _activity(values, problems)
     return values, problems
 
 
@@ -277,6 +282,29 @@ def _lead(values: dict[str, object], filled: Mapping[str, str], problems: list[P
             LeadInput(**{k: x for k, x in values.items() if k != "id"})  # type: ignore[arg-type]
         except ValidationError as exc:
             problems.append((exc.field if exc.field in filled else None, exc.rule))
+
+
+_DONE_ONLY: Final = ("direction", "duration_minutes", "outcome", "message_id")
+
+
+def _activity(values: dict[str, object], problems: list[Problem]) -> None:
+    status = values.get("status", ActivityStatus.DONE)
+    if status is not ActivityStatus.DONE:
+        # A planned (or cancelled) activity is made by `plan`, which takes none of these.
+        problems.extend(
+            (c, f"is only for done activities, not {status}") for c in _DONE_ONLY if c in values
+        )
+        return
+    kind, outcome, duration = (values.get(c) for c in ("kind", "outcome", "duration_minutes"))
+    if not isinstance(kind, ActivityKind):
+        return
+    minutes = duration if isinstance(duration, int) else None
+    try:
+        check_timed_kind(kind, minutes)
+        if isinstance(outcome, str):
+            check(kind, outcome, minutes, done=True)
+    except ValidationError as exc:
+        problems.append((exc.field, exc.rule))
 
 
 def _amount(

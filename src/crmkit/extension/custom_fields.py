@@ -45,7 +45,6 @@ import attrs
 from crmkit.extension._custom_values import (
     CHOICE_TYPES,
     DECIMAL_PLACES,
-    CustomValue,
     FieldType,
     JsonValue,
     decode,
@@ -55,6 +54,7 @@ from crmkit.extension._custom_values import (
     normalise,
 )
 from crmkit.kernel.checks import items, of_type, to_enum
+from crmkit.kernel.custom import CustomValue
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.text import TEXT_MAX, clean_line, clean_token
 from crmkit.ports.storage import IndexField, IndexType, IndexValue
@@ -299,7 +299,7 @@ class CustomFields:
     def validate(self, kind: str, values: Mapping[str, object]) -> dict[str, CustomValue]:
         """The host's ``values`` for a record of ``kind``, normalised, with defaults applied.
 
-        A None value counts as absent. Refuses unknown and retired fields,
+        A None value (or a multiple choice of none) counts as absent. Refuses unknown and retired fields,
         missing required ones and values that break their field's rules.
         """
         given: dict[str, CustomValue] = {}
@@ -312,11 +312,10 @@ class CustomFields:
             value = given.get(spec.name, spec.default)
             if spec.retired:
                 continue
-            if value is None or value == ():
+            if value is None or value == ():  # no choice made is no value
                 if spec.required:
                     raise ValidationError(spec.field, f"{kind} field is required")
-                if value is None:
-                    continue
+                continue
             result[spec.name] = value
         return result
 

@@ -14,7 +14,9 @@ import attrs
 
 from crmkit.extension._custom_values import FieldType, text_limit
 from crmkit.extension.custom_fields import CustomFields, FieldSpec
+from crmkit.kernel.custom import CustomValue, CustomValues, from_json, to_json
 from crmkit.kernel.errors import ValidationError
+from crmkit.kernel.serialization import dumps, loads
 from crmkit.ports.storage import IndexField
 
 
@@ -144,3 +146,42 @@ def _check_compatible(before: FieldSpec, after: FieldSpec) -> None:
             raise ValidationError(
                 field, f"{kind} field cannot shorten max_length below {limit}", after.max_length
             )
+
+
+def dump_specs(fields: CustomFields) -> str:
+    """``fields`` as JSON text, so that a store can keep the specs it was migrated to.
+
+    >>> fields = CustomFields([FieldSpec("lead", "tier", "choice", choices=("a", "b"))])
+    >>> load_specs(dump_specs(fields)) == fields
+    True
+    """
+    if not isinstance(fields, CustomFields):
+        raise ValidationError("fields", "must be CustomFields", fields)
+    specs = []
+    for spec in fields.specs:
+        data = attrs.asdict(spec, recurse=False)
+        data["type"] = str(spec.type)
+        data["choices"] = list(spec.choices)
+        data["default"] = None if spec.default is None else _json_of(spec.default)
+        specs.append(data)
+    return dumps(specs)
+
+
+def load_specs(text: str) -> CustomFields:
+    """The `CustomFields` that `dump_specs` wrote; `ValidationError` naming the part if not."""
+    data = loads(text)
+    if not isinstance(data, list):
+        raise ValidationError("specs", "must be a JSON list", personal=True)
+    specs = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise ValidationError(f"specs[{i}]", "must be a JSON object", personal=True)
+        default = item.get("default")
+        if default is not None:
+            item = {**item, "default": from_json({"default": default})["default"]}
+        specs.append(item)
+    return CustomFields(specs)
+
+
+def _json_of(value: CustomValue) -> object:
+    return to_json(CustomValues({"default": value}))["default"]

@@ -27,6 +27,8 @@ def call_history(
     contact_id: str,
     zone: ZoneInfo | str,
     account_id: str | None = None,
+    *,
+    kind: str = "contact",
 ) -> ContactHistory:
     """The call attempts of ``contact_id`` among ``activities``, as a `ContactHistory`.
 
@@ -34,8 +36,12 @@ def call_history(
     contact (a ``contact`` `RecordRef` with that id); its `occurred_at` is the
     attempt's time. ``zone`` is the contact's time zone and ``account_id`` its
     account, both passed on to the history. One pass; a generator is fine.
+    ``kind`` is the kind of the linked record: ``lead`` reads a lead's calls
+    (the history's ``contact_id`` is then the lead's id).
     """
     check_id(contact_id, "contact_id")
+    if kind not in ("contact", "lead"):
+        raise ValidationError("kind", "must be contact or lead", kind)
     if isinstance(activities, str | bytes | bytearray | Mapping) or not isinstance(
         activities, Iterable
     ):
@@ -50,7 +56,7 @@ def call_history(
             activity.kind is ActivityKind.CALL
             and activity.status is ActivityStatus.DONE
             and activity.outcome is not None
-            and any(ref.kind == "contact" and ref.id == contact_id for ref in activity.links)
+            and any(ref.kind == kind and ref.id == contact_id for ref in activity.links)
         ):
             attempts.append(Attempt(activity.occurred_at, CallOutcome(activity.outcome)))
     return ContactHistory(contact_id, zone, tuple(attempts), account_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Self
 
+from crmkit.kernel.custom import CustomValuesChanged, apply_custom
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import DomainEvent
 from crmkit.kernel.personal import PersonalDataErased, redacted
@@ -78,6 +79,8 @@ class Replayable(Evolving):
                 )
             if isinstance(event, PersonalDataErased):  # an erasure applies to every kind alike
                 state = redacted(state)._evolve(version=event.version)
+            elif isinstance(event, CustomValuesChanged):  # so do custom values
+                state = apply_custom(state, event)  # type: ignore[type-var]
             else:
                 state = state.apply(event)
         return state

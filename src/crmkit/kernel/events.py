@@ -66,6 +66,10 @@ class DomainEvent:
         """Ids of the records whose timeline shows this event."""
         return (self.aggregate_id,)
 
+    def stream_kind(self) -> str:
+        """The kind of the record that changed (events that any kind may raise say which)."""
+        return self.aggregate_kind
+
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 """Turns the stored data of an event at schema version N into version N + 1."""

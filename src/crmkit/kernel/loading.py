@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from crmkit.kernel.custom import CustomValues, from_json as custom_from_json
 from crmkit.kernel.errors import StorageError
 from crmkit.kernel.money import Money
 
@@ -72,6 +73,8 @@ class Loaders:
             return _SCALARS[kind]
         if kind is Money:
             return _load_money
+        if kind is CustomValues:
+            return custom_from_json
         if isinstance(kind, type) and issubclass(kind, Enum):
             return kind._value2member_map_.__getitem__
         origin, args = get_origin(kind), get_args(kind)
@@ -102,20 +105,31 @@ class Loaders:
         plan = []
         for field in attrs.fields(cls):
             default = field.default
-            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-                default = default.factory()
+            if not isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                default = _constant(default)
             plan.append((field.name, self.loader(hints[field.name]), default))
         new = object.__new__
-        nothing = attrs.NOTHING
 
         def load(data: dict[str, Any]) -> Any:
             obj = new(cls)
-            for name, convert, fallback in plan:
-                value = data[name] if fallback is nothing else data.get(name, fallback)
-                _setattr(obj, name, value if convert is None or value is None else convert(value))
+            for name, convert, default in plan:
+                if name in data or default is None:
+                    value = data[name]
+                    if convert is not None and value is not None:
+                        value = convert(value)
+                else:  # a field added since the record was stored: a fresh default
+                    value = default.factory()
+                _setattr(obj, name, value)
             return obj
 
         return load
+
+
+def _constant(value: object) -> Any:
+    """A factory of ``value`` (None for a field without a default: it must be stored)."""
+    if value is attrs.NOTHING:
+        return None
+    return attrs.Factory(lambda: value)
 
 
 def _load_money(data: dict[str, str]) -> Money:

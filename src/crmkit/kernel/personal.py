@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Final, TypeVar, get_args, get_origin
 
 import attrs
 
+from crmkit.kernel.custom import CustomValues
 from crmkit.kernel.events import DomainEvent, is_personal
 
 __all__ = ["ERASED", "PersonalDataErased", "personal_fields", "redacted"]
@@ -47,6 +48,10 @@ class PersonalDataErased(DomainEvent):
         """Timeline line."""
         return f"personal data erased ({self.reason})"
 
+    def stream_kind(self) -> str:
+        """The kind of the record erased."""
+        return self.kind
+
 
 @cache
 def _hints(cls: type) -> dict[str, Any]:
@@ -69,6 +74,8 @@ def _blank(kind: Any, value: Any) -> Any:
         return ()
     if origin is dict or kind is dict:
         return {}
+    if isinstance(value, CustomValues):
+        return CustomValues()
     if kind is str or isinstance(value, str):
         return ERASED
     if attrs.has(type(value)):

@@ -34,6 +34,11 @@ from zoneinfo import ZoneInfo
 import attrs
 import cattrs
 
+from crmkit.kernel.custom import (
+    CustomValues,
+    from_json as custom_from_json,
+    to_json as custom_to_json,
+)
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import is_personal
 from crmkit.kernel.money import Money
@@ -70,6 +75,8 @@ def make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(date, date.isoformat)
     conv.register_structure_hook(ZoneInfo, lambda value, _: zone(value, ""))
     conv.register_unstructure_hook(ZoneInfo, lambda value: value.key)
+    conv.register_structure_hook(CustomValues, lambda value, _: custom_from_json(value))
+    conv.register_unstructure_hook(CustomValues, custom_to_json)
     conv.register_structure_hook(Money, _structure_money)
     conv.register_unstructure_hook(Money, _unstructure_money)
     conv.register_structure_hook_func(_is_enum, _structure_enum)

@@ -3,6 +3,8 @@
 Each criterion is an object ``{"type": "<name>", <field>: <value>, ...}``:
 tuples travel as lists, `Decimal` as a decimal string, `Money` as
 ``{"amount": "<decimal>", "currency": "<ISO 4217>"}``, nested criteria as objects.
+The values of custom criteria take the self-describing form of
+`crmkit.kernel.custom.to_json` (``{"decimal": "1.5"}``, ``{"date": "2026-03-02"}`` ...).
 Reading refuses unknown types, unknown or missing fields and wrong JSON types
 with a `ValidationError` whose field is the path, for example ``criteria.criteria[1].type``.
 """
@@ -37,6 +39,12 @@ from crmkit.marketing._segment_criteria import (
     SpendAtLeast,
     WithinRadius,
 )
+from crmkit.marketing._segment_custom import (
+    CustomBetween,
+    CustomIs,
+    value_from_json,
+    value_to_json,
+)
 
 MAX_DEPTH: Final = 32
 """The deepest nesting of combinators that `decode` reads."""
@@ -55,6 +63,8 @@ TYPE_NAMES: Final[dict[type, str]] = {
     SpendAtLeast: "spend_at_least",
     RfmClass: "rfm_class",
     Consented: "consented",
+    CustomIs: "custom_is",
+    CustomBetween: "custom_between",
     All: "all",
     Any: "any",
     Not: "not",
@@ -88,6 +98,10 @@ def _encode_value(kind: str, value: object) -> object:
         return list(value)  # type: ignore[call-overload]
     if kind == "Decimal":
         return str(value)
+    if kind == "tuple[CustomScalar, ...]":
+        return [value_to_json(item) for item in value]  # type: ignore[attr-defined]
+    if kind == "CustomScalar | None":
+        return None if value is None else value_to_json(value)  # type: ignore[arg-type]
     if isinstance(value, Money):
         return {"amount": str(value.amount), "currency": value.currency}
     return value
@@ -138,9 +152,13 @@ def decode(data: object, path: str, depth: int = 0) -> Criterion:
 def _decode_value(kind: str, value: object, path: str, depth: int) -> object:
     if kind == "Criterion":
         return decode(value, path, depth + 1)
+    if kind == "CustomScalar | None":
+        return None if value is None else value_from_json(value, path)
     if kind.startswith("tuple["):
         if not isinstance(value, list):
             raise ValidationError(path, "must be a list", value)
+        if kind == "tuple[CustomScalar, ...]":
+            return tuple(value_from_json(v, f"{path}[{i}]") for i, v in enumerate(value))
         if kind == "tuple[Criterion, ...]":
             return tuple(decode(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
         for i, item in enumerate(value):

@@ -15,6 +15,7 @@ from crmkit.kernel.checks import of_type
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.money import Money
 from crmkit.kernel.text import clean_line
+from crmkit.marketing._segment_custom import CustomBetween, CustomIs
 from crmkit.marketing._segment_eval import consent_key, coordinate, country_code, fold
 from crmkit.parties.values import clean_tags
 
@@ -315,6 +316,8 @@ Criterion = (
     | SpendAtLeast
     | RfmClass
     | Consented
+    | CustomIs
+    | CustomBetween
     | All
     | Any
     | Not
@@ -335,6 +338,8 @@ CRITERIA: Final = (
     SpendAtLeast,
     RfmClass,
     Consented,
+    CustomIs,
+    CustomBetween,
     All,
     Any,
     Not,

@@ -10,11 +10,12 @@ import re
 import unicodedata
 from datetime import datetime
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
 from crmkit.kernel.checks import aware, of_type
+from crmkit.kernel.custom import CustomValues
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.ids import check_id
 from crmkit.kernel.money import Money
@@ -107,6 +108,18 @@ def _rfm(value: object) -> str | None:
     return None if value is None else clean_line(value, "rfm_class", max_len=20)
 
 
+def _no_custom() -> Any:  # a dict, read by _custom (and by the loader: see Profile.custom)
+    return {}
+
+
+def _custom(value: object) -> CustomValues:
+    if isinstance(value, CustomValues):
+        return value
+    if not isinstance(value, dict):
+        raise ValidationError("custom", "must be CustomValues or a dict", value)
+    return CustomValues(value)
+
+
 def consent_key(channel: object, purpose: object) -> str:
     """The ``"channel:purpose"`` key of a consent, both parts checked."""
     return f"{as_channel(channel).value}:{as_purpose(purpose).value}"
@@ -153,6 +166,9 @@ class Profile:
         total_spend: Lifetime spend, in one currency.
         rfm_class: Recency-frequency-monetary class, for example ``champion``.
         consent: ``"channel:purpose"`` to ``granted``, ``withdrawn`` or ``unknown``.
+        custom: The contact's custom values (`crmkit.kernel.custom.CustomValues`); the
+            store indexes the indexed ones as the contact's ``cf_<name>`` fields
+            (a dict is taken too).
     """
 
     contact_id: str = attrs.field(converter=_contact_id)
@@ -169,6 +185,10 @@ class Profile:
     total_spend: Money | None = attrs.field(default=None, validator=of_type(Money, optional=True))
     rfm_class: str | None = attrs.field(default=None, converter=_rfm)
     consent: dict[str, str] = attrs.field(factory=dict, converter=_consent)
+    # The default is a dict, not CustomValues(): the fast loader (crmkit.kernel.loading)
+    # passes a missing field's default through the field's JSON reader, which wants a
+    # dict. So profiles stored before custom values existed load with none.
+    custom: CustomValues = attrs.field(factory=_no_custom, converter=_custom, repr=False)
 
 
 def _folded(value: str | None) -> str | None:

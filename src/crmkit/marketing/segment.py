@@ -23,6 +23,7 @@ from typing import NewType
 
 import attrs
 
+from crmkit.extension.custom_fields import CustomFields
 from crmkit.kernel.checks import to_enum
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.ids import check_id
@@ -52,6 +53,16 @@ from crmkit.marketing._segment_criteria import (
     as_criterion,
     many,
 )
+from crmkit.marketing._segment_custom import (
+    CUSTOM_KIND,
+    RANGE_TYPES,
+    CustomBetween,
+    CustomIs,
+    CustomScalar,
+    bind,
+    conditions,
+    custom_matches,
+)
 from crmkit.marketing._segment_eval import (
     EARTH_RADIUS_KM,
     INDEX_FIELDS,
@@ -64,15 +75,20 @@ from crmkit.ports.query import Condition, Eq, In, Range
 
 __all__ = [
     "CRITERIA",
+    "CUSTOM_KIND",
     "EARTH_RADIUS_KM",
     "INDEX_FIELDS",
     "MAX_DAYS",
+    "RANGE_TYPES",
     "AccountTag",
     "ActiveWithin",
     "All",
     "Any",
     "Consented",
     "Criterion",
+    "CustomBetween",
+    "CustomIs",
+    "CustomScalar",
     "HasTags",
     "InCity",
     "InCountry",
@@ -89,6 +105,7 @@ __all__ = [
     "SegmentKind",
     "SpendAtLeast",
     "WithinRadius",
+    "bind_custom",
     "criterion_from_dict",
     "criterion_to_dict",
     "distance_km",
@@ -303,23 +320,53 @@ def _match(c: Criterion, p: Profile, as_of: datetime) -> bool:
             return p.rfm_class in classes
         case Consented(channel=channel, purpose=purpose):
             return p.consent.get(f"{channel}:{purpose}") == "granted"
+        case CustomIs() | CustomBetween():
+            return custom_matches(c, p.custom)
     raise ValidationError("criterion", "must be a criterion", c)  # pragma: no cover
 
 
-def plan(criterion: Criterion, as_of: datetime) -> Plan:
+def bind_custom(criterion: Criterion, custom_fields: CustomFields) -> Criterion:
+    """``criterion`` with its `CustomIs` and `CustomBetween` parts checked against the contact
+    fields of ``custom_fields`` and their values put in the fields' normal form.
+
+    Raises `ValidationError` naming ``custom.<name>`` for an unknown field, a
+    value of the wrong type or a range on a field that does not order.
+    """
+    if not isinstance(custom_fields, CustomFields):
+        raise ValidationError("custom_fields", "must be CustomFields", custom_fields)
+    match as_criterion(criterion):
+        case All(criteria=parts):
+            return All(tuple(bind_custom(part, custom_fields) for part in parts))
+        case Any(criteria=parts):
+            return Any(tuple(bind_custom(part, custom_fields) for part in parts))
+        case Not(criterion=inner):
+            return Not(bind_custom(inner, custom_fields))
+        case CustomIs() | CustomBetween() as custom:
+            return bind(custom, custom_fields)
+    return criterion
+
+
+def plan(
+    criterion: Criterion, as_of: datetime, *, custom_fields: CustomFields | None = None
+) -> Plan:
     """Split ``criterion`` into index conditions (its pushable top-level AND parts) and a residual.
 
     Pushed down: `InCountry`, `InRegion`, `InCity`, `HasTags`, `AccountTag`,
     `Industry`, `ActiveWithin`, `PurchasedWithin`, `SpendAtLeast`, `RfmClass`,
-    `Consented`, and `All` of them. Everything else (`Any`, `Not`,
-    `WithinRadius`, `InactiveFor`) stays in the residual.
+    `Consented`, `CustomIs` and `CustomBetween` on an indexed contact field of
+    ``custom_fields``, and `All` of them. Everything else (`Any`, `Not`,
+    `WithinRadius`, `InactiveFor`, custom criteria on fields not indexed) stays
+    in the residual. With ``custom_fields`` the criterion is first checked by
+    `bind_custom`; without, no custom field counts as indexed.
     """
     as_of = _check(criterion, as_of)
-    conditions: list[Condition] = []
+    if custom_fields is not None:
+        criterion = bind_custom(criterion, custom_fields)
+    pushed: list[Condition] = []
     residual: list[Criterion] = []
-    _split(criterion, as_of, conditions, residual)
+    _split(criterion, as_of, pushed, residual, custom_fields)
     rest = None if not residual else residual[0] if len(residual) == 1 else All(tuple(residual))
-    return Plan(tuple(conditions), rest)
+    return Plan(tuple(pushed), rest)
 
 
 def _cutoff(as_of: datetime, days: int) -> int | None:
@@ -327,11 +374,17 @@ def _cutoff(as_of: datetime, days: int) -> int | None:
     return None if start is None else to_micros(start)
 
 
-def _split(c: Criterion, as_of: datetime, out: list[Condition], rest: list[Criterion]) -> None:
+def _split(
+    c: Criterion,
+    as_of: datetime,
+    out: list[Condition],
+    rest: list[Criterion],
+    fields: CustomFields | None,
+) -> None:
     match c:
         case All(criteria=parts):
             for part in parts:
-                _split(part, as_of, out, rest)
+                _split(part, as_of, out, rest, fields)
         case InCountry(codes=codes):
             out.append(In("country", codes))
         case InRegion(country=country, regions=regions):
@@ -356,5 +409,8 @@ def _split(c: Criterion, as_of: datetime, out: list[Condition], rest: list[Crite
             out.append(In("rfm_class", classes))
         case Consented(channel=channel, purpose=purpose):
             out.append(Eq("consent_granted", f"{channel}:{purpose}"))
+        case CustomIs() | CustomBetween() if fields is not None:
+            pushed = conditions(c, fields)
+            out.extend(pushed) if pushed is not None else rest.append(c)
         case _:
             rest.append(c)

@@ -8,6 +8,7 @@ from typing import ClassVar
 import attrs
 
 from crmkit.kernel.checks import aware, items, of_type, tuple_of, version
+from crmkit.kernel.custom import CustomValues
 from crmkit.kernel.events import PERSONAL, Stamp
 from crmkit.kernel.ids import AccountId, check_id
 from crmkit.kernel.text import clean_line
@@ -81,6 +82,7 @@ class Account(PartyCommands):
         tags: Case-folded tags, sorted.
         parent_id: The parent account in a group of companies.
         merged_into: The survivor this account was merged into as a duplicate, if any.
+        custom: The host's custom field values (`crmkit.extension.custom_fields`).
     """
 
     _changed: ClassVar = AccountChanged
@@ -111,6 +113,9 @@ class Account(PartyCommands):
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tags)
     parent_id: AccountId | None = attrs.field(default=None, converter=_parent_id)
     merged_into: AccountId | None = attrs.field(default=None, converter=_merged_into)
+    custom: CustomValues = attrs.field(
+        factory=CustomValues, validator=of_type(CustomValues), metadata=PERSONAL, repr=False
+    )
 
     @classmethod
     def create(

@@ -8,6 +8,7 @@ from typing import ClassVar
 import attrs
 
 from crmkit.kernel.checks import aware, items, of_type, tuple_of, version
+from crmkit.kernel.custom import CustomValues
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import PERSONAL, Stamp
 from crmkit.kernel.ids import AccountId, ContactId, check_id
@@ -120,6 +121,7 @@ class Contact(PartyCommands):
         consent: Every opt-in and opt-out, in the order recorded.
         time_zone: The person's IANA time zone key, for example ``Europe/Berlin``.
         merged_into: The survivor this contact was merged into as a duplicate, if any.
+        custom: The host's custom field values (`crmkit.extension.custom_fields`).
     """
 
     _changed: ClassVar = ContactChanged
@@ -152,6 +154,9 @@ class Contact(PartyCommands):
     consent: tuple[ConsentRecord, ...] = attrs.field(default=(), validator=tuple_of(ConsentRecord))
     time_zone: str | None = attrs.field(default=None, converter=_time_zone)
     merged_into: ContactId | None = attrs.field(default=None, converter=_merged_into)
+    custom: CustomValues = attrs.field(
+        factory=CustomValues, validator=of_type(CustomValues), metadata=PERSONAL, repr=False
+    )
 
     @property
     def name(self) -> str:

@@ -69,18 +69,23 @@ class IndexField:
         type: Its `IndexType`.
         multi: Whether a document holds several values (tags, for example).
         unique: Whether two documents of a tenant may not share a value.
+        search: Whether the field is full-text searchable (see `crmkit.ports.search`):
+            a single-valued, non-unique ``text`` field; a kind has at most one.
     """
 
     name: str = attrs.field(converter=_field_name)
     type: IndexType
     multi: bool = False
     unique: bool = False
+    search: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.name in _RESERVED:
             raise ValidationError("name", "is reserved", self.name)
         if self.multi and self.unique:
             raise ValidationError(self.name, "a multi-valued index cannot be unique")
+        if self.search and (self.type is not IndexType.TEXT or self.multi or self.unique):
+            raise ValidationError(self.name, "a search field is single-valued, non-unique text")
 
     def check(self, value: object) -> IndexValue:
         """Validate one document's value for this field."""
@@ -118,6 +123,16 @@ class KindSpec:
         names = [field.name for field in self.indexes]
         if len(set(names)) != len(names):
             raise ValidationError("indexes", f"names an index twice in kind {self.kind}", names)
+        if sum(field.search for field in self.indexes) > 1:
+            raise ValidationError("indexes", f"declares two search fields in kind {self.kind}")
+
+    @property
+    def search_field(self) -> str | None:
+        """The name of the kind's full-text search field, or None when it has none."""
+        for field in self.indexes:
+            if field.search:
+                return field.name
+        return None
 
     def field(self, name: str) -> IndexField:
         """The index field called ``name``; `ValidationError` if the kind has none."""

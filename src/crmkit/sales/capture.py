@@ -25,6 +25,7 @@ import attrs
 
 from crmkit.kernel.checks import of_type
 from crmkit.kernel.errors import ValidationError
+from crmkit.kernel.events import PERSONAL
 from crmkit.parties.values import Email, Phone
 from crmkit.sales import lead_values as v
 from crmkit.sales.lead_values import PERSONAL_FIELDS, LeadSource
@@ -104,10 +105,18 @@ class LeadInput:
     'DE'
     """
 
-    first_name: str | None = attrs.field(default=None, converter=v.first_name)
-    last_name: str | None = attrs.field(default=None, converter=v.last_name)
-    email: Email | None = attrs.field(default=None, converter=_personal_email)
-    phone: Phone | None = attrs.field(default=None, converter=_personal_phone)
+    first_name: str | None = attrs.field(
+        default=None, converter=v.first_name, metadata=PERSONAL, repr=False
+    )
+    last_name: str | None = attrs.field(
+        default=None, converter=v.last_name, metadata=PERSONAL, repr=False
+    )
+    email: Email | None = attrs.field(
+        default=None, converter=_personal_email, metadata=PERSONAL, repr=False
+    )
+    phone: Phone | None = attrs.field(
+        default=None, converter=_personal_phone, metadata=PERSONAL, repr=False
+    )
     company: str | None = attrs.field(default=None, converter=v.company)
     title: str | None = attrs.field(default=None, converter=v.title)
     website: str | None = attrs.field(default=None, converter=v.website)

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from crmkit.kernel.checks import aware, of_type, to_enum, version
+from crmkit.kernel.custom import CustomValues
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import PERSONAL, DomainEvent, Stamp
 from crmkit.kernel.ids import AccountId, ContactId, LeadId, OpportunityId, check_id
@@ -163,6 +164,7 @@ class Lead(LeadEdits):
         contact_id: The contact it was converted into.
         opportunity_id: The opportunity it was converted into, if any.
         merged_into: The surviving lead, while this duplicate is merged into it.
+        custom: The host's custom field values (`crmkit.extension.custom_fields`).
     """
 
     id: LeadId = attrs.field(converter=_lead_id)
@@ -199,6 +201,9 @@ class Lead(LeadEdits):
     contact_id: ContactId | None = attrs.field(default=None, converter=_contact_id)
     opportunity_id: OpportunityId | None = attrs.field(default=None, converter=_opportunity_id)
     merged_into: LeadId | None = attrs.field(default=None, converter=_merged_into)
+    custom: CustomValues = attrs.field(
+        factory=CustomValues, validator=of_type(CustomValues), metadata=PERSONAL, repr=False
+    )
 
     _lifecycle: ClassVar = LEAD_LIFECYCLE
 

@@ -30,8 +30,9 @@ import attrs
 
 from crmkit.kernel.aggregate import Replayable
 from crmkit.kernel.checks import aware, items, of_type, to_enum, tuple_of, version
+from crmkit.kernel.custom import CustomValues
 from crmkit.kernel.errors import ValidationError
-from crmkit.kernel.events import DomainEvent, Stamp
+from crmkit.kernel.events import PERSONAL, DomainEvent, Stamp
 from crmkit.kernel.ids import AccountId, ContactId, LeadId, OpportunityId, check_id
 from crmkit.kernel.lifecycle import Lifecycle, Transition
 from crmkit.kernel.money import Money
@@ -153,6 +154,7 @@ class Opportunity(Replayable):
         lost_reason: Why it was lost, while it is lost.
         stage_history: Every stage visit, oldest first; only the last is open-ended.
         lines: Product lines; when set, ``amount`` is their total.
+        custom: The host's custom field values (`crmkit.extension.custom_fields`).
     """
 
     id: OpportunityId = attrs.field(converter=_id)
@@ -176,6 +178,9 @@ class Opportunity(Replayable):
         default=(), converter=_history, validator=tuple_of(StageVisit)
     )
     lines: tuple[Line, ...] = attrs.field(default=(), converter=_lines, validator=tuple_of(Line))
+    custom: CustomValues = attrs.field(
+        factory=CustomValues, validator=of_type(CustomValues), metadata=PERSONAL, repr=False
+    )
 
     # --- creation ------------------------------------------------------------
 

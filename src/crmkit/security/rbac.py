@@ -79,6 +79,8 @@ KIND_OWNERS: Final[Mapping[str, str | None]] = MappingProxyType(
         "deal_credit": None,
         "channel_preferences": None,  # one per contact, same id
         "import_run": None,  # how far each CSV import has come
+        "custom_field_specs": None,  # the custom field specs a store was migrated to
+        "queue_mark": "rep_id",  # a rep's snoozed and done work-queue items
         "audit": None,  # the sealed audit chain
         "audit_pending": None,  # audit entries not yet sealed
         "audit_payload": None,  # the audit trail's personal part

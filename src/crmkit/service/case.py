@@ -31,6 +31,7 @@ import attrs
 
 from crmkit.kernel.aggregate import Replayable
 from crmkit.kernel.checks import aware, of_type, tuple_of, version
+from crmkit.kernel.custom import CustomValues
 from crmkit.kernel.errors import InvalidTransition, ValidationError
 from crmkit.kernel.events import PERSONAL, DomainEvent, Stamp
 from crmkit.kernel.ids import check_id
@@ -203,6 +204,7 @@ class ServiceCase(CaseEdits, Replayable):
         pauses: Closed waits on the customer, oldest first; they never overlap.
         resolution_note: How it was resolved (personal; None while not resolved).
         sla: The SLA clock the application keeps for the case (see `track_sla`), if any.
+        custom: The host's custom field values (`crmkit.extension.custom_fields`).
     """
 
     id: CaseId = attrs.field(converter=_case_id)
@@ -241,6 +243,9 @@ class ServiceCase(CaseEdits, Replayable):
         default=None, converter=_f.optional_note, metadata=PERSONAL, repr=False
     )
     sla: SlaClock | None = attrs.field(default=None, validator=of_type(SlaClock, optional=True))
+    custom: CustomValues = attrs.field(
+        factory=CustomValues, validator=of_type(CustomValues), metadata=PERSONAL, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         _has_party(self)

@@ -37,6 +37,7 @@ import attrs
 
 from crmkit.kernel.aggregate import Replayable
 from crmkit.kernel.checks import aware, of_type, version
+from crmkit.kernel.custom import CustomValues
 from crmkit.kernel.errors import ValidationError
 from crmkit.kernel.events import PERSONAL, DomainEvent, Stamp
 from crmkit.kernel.ids import AccountId, ContactId, ContractId, ProductId, check_id
@@ -167,6 +168,7 @@ class Complaint(Replayable):
         rejection_reason: Why it was rejected (personal).
         case_id: The service case it was escalated to, if any.
         tags: Case-folded tags, sorted.
+        custom: The host's custom field values (`crmkit.extension.custom_fields`).
     """
 
     id: ComplaintId = attrs.field(converter=_complaint_id)
@@ -198,6 +200,9 @@ class Complaint(Replayable):
     )
     case_id: str | None = attrs.field(default=None, converter=_case)
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tags)
+    custom: CustomValues = attrs.field(
+        factory=CustomValues, validator=of_type(CustomValues), metadata=PERSONAL, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.contact_id is None and self.account_id is None:

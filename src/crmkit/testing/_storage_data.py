@@ -44,6 +44,21 @@ CONTRACT_SCHEMA = StoreSchema(
 )
 """The schema the kit opens every store with: text, int, bool, unique and multi fields."""
 
+SEARCH_SCHEMA = StoreSchema(
+    (
+        *CONTRACT_SCHEMA.kinds,
+        KindSpec(
+            "card",
+            (
+                IndexField("words", IndexType.TEXT, search=True),
+                IndexField("owner", IndexType.TEXT),
+                IndexField("level", IndexType.INT),
+            ),
+        ),
+    )
+)
+"""`CONTRACT_SCHEMA` and a ``card`` kind with a search field: the schema of the search tests."""
+
 T1, T2 = "t1", "t2"  # the tenants most tests write to
 IDS = ("a", "b", "c", "d")
 QUERY_IDS = ("a", "aa", "b", "B", "0", "é", "z", "\U0001f600")

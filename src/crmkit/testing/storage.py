@@ -16,15 +16,16 @@ The kit opens each store with `CONTRACT_SCHEMA` and checks it against
 `crmkit.adapters.memory.MemoryStore`, the reference: round trips, versions,
 unique indexes, tenant isolation, queries (including a comparison with
 `crmkit.ports.query.run_query`), aggregates (against
-`crmkit.ports.aggregate.run_aggregate`), events, the outbox, erasure (for stores
+`crmkit.ports.aggregate.run_aggregate`), full-text search (against
+`crmkit.ports.search.run_search`), events, the outbox, erasure (for stores
 with `crmkit.ports.erasure.Erasing`), atomicity, threads,
 error translation, and a stateful random walk beside the reference store.
 """
 
 # The tests live in private modules, one themed group each (crmkit.testing.
 # _storage_documents, _storage_queries, _storage_aggregates, _storage_events_outbox,
-# _storage_erasure, _storage_failures and _storage_machine), with the schema, builders and
-# strategies they share in _storage_data. This module is the public path.
+# _storage_search, _storage_erasure, _storage_failures and _storage_machine), with the
+# schema, builders and strategies they share in _storage_data. This module is the public path.
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from crmkit.testing._storage_events_outbox import EventAndOutboxTests
 from crmkit.testing._storage_failures import FailureTests
 from crmkit.testing._storage_machine import ReferenceTests
 from crmkit.testing._storage_queries import QueryTests
+from crmkit.testing._storage_search import SearchTests
 
 __all__ = ["CONTRACT_SCHEMA", "StorageContract", "canonical"]
 
@@ -51,6 +53,7 @@ class StorageContract(
     FailureTests,
     ErasureTests,
     EventAndOutboxTests,
+    SearchTests,
     AggregateTests,
     QueryTests,
     DocumentTests,

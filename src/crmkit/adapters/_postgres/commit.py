@@ -19,7 +19,7 @@ from itertools import chain
 from typing import Any
 
 from crmkit.adapters._common import KindWrites, net_writes, replay, target, unique_values
-from crmkit.adapters._postgres import events, outbox
+from crmkit.adapters._postgres import events, outbox, search
 from crmkit.adapters._postgres.kinds import Kind
 from crmkit.adapters._postgres.schema import Conn
 from crmkit.adapters._sql import quote
@@ -73,6 +73,8 @@ def apply_changes(
                 raise Mismatch
         if kind.clears_multi:
             _write_multi(conn, tenant, kind, writes)
+        if kind.search is not None:
+            search.write(conn, kind.search, tenant, writes)
     if changes.events:
         events.insert(conn, tenant, changes.events)
     if changes.outbox:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmkit.adapters._postgres.schema import table_name
+from crmkit.adapters._postgres.search import SearchTable
 from crmkit.adapters._sql import KindSql, Shapes
 from crmkit.ports.storage import Document, IndexType, KindSpec
 
@@ -34,6 +35,8 @@ class Kind(KindSql):
         table = table_name(spec.kind)
         super().__init__(spec, known, table, "%s", "body::text")
         self.types = {field.name: field.type for field in spec.indexes}
+        field = spec.search_field
+        self.search = None if field is None else SearchTable(spec.kind, field)
         self.versions_sql = (
             f"SELECT id, version FROM {table} WHERE tenant = %s AND id = ANY(%s::text[]) FOR UPDATE"
         )

@@ -72,6 +72,8 @@ def table_name(kind: str) -> str:
 
 def migrate(conn: Conn, schema: StoreSchema) -> dict[str, Shapes]:
     """Create or extend the layout inside the caller's transaction; the known fields."""
+    from crmkit.adapters._postgres import search  # it builds on this module's names
+
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
     exists = conn.execute("SELECT to_regclass('crm_meta') IS NOT NULL").fetchone()
     if exists and exists[0]:
@@ -100,6 +102,7 @@ def migrate(conn: Conn, schema: StoreSchema) -> dict[str, Shapes]:
         known.setdefault(str(kind), {})[str(name)] = (str(type_), bool(multi), bool(unique))
     for spec in schema.kinds:
         _migrate_kind(conn, spec, known.setdefault(spec.kind, {}))
+        search.create(conn, spec)
     return known
 
 
@@ -119,7 +122,7 @@ def _migrate_kind(conn: Conn, spec: KindSpec, known: Shapes) -> None:
                     f"CREATE UNIQUE INDEX {ident(f'ux:{spec.kind}:{field.name}')}"
                     f" ON {table} (tenant, {column}) WHERE {column} IS NOT NULL"
                 )
-            else:
+            elif not field.search:  # searched through srch_<kind> (see _postgres.search)
                 name = ident(f"ix:{spec.kind}:{field.name}")
                 conn.execute(f"CREATE INDEX {name} ON {table} (tenant, {column})")
         shape = (str(field.type), field.multi, field.unique)

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from crmkit.adapters._common import KindWrites, net_writes, replay, target, unique_values
 from crmkit.adapters._sql import quote
-from crmkit.adapters._sqlite import events, outbox
+from crmkit.adapters._sqlite import events, outbox, search
 from crmkit.adapters._sqlite.kinds import Kind
 from crmkit.adapters._sqlite.schema import marks
 from crmkit.kernel.errors import DuplicateRecord
@@ -71,6 +71,8 @@ def apply_changes(
                 raise Mismatch
         if kind.clears_multi:
             _write_multi(conn, tenant, kind, writes)
+        if kind.search is not None:
+            search.write(conn, kind.search, tenant, writes)
     if changes.events:
         events.insert(conn, tenant, changes.events)
     if changes.outbox:

@@ -15,6 +15,7 @@ from typing import Any
 from crmkit.adapters._common import encode
 from crmkit.adapters._sql import KindSql, Shapes
 from crmkit.adapters._sqlite.schema import table_name
+from crmkit.adapters._sqlite.search import SearchTable
 from crmkit.ports.storage import Document, KindSpec
 
 __all__ = ["Kind", "encode"]
@@ -25,6 +26,8 @@ class Kind(KindSql):
 
     def __init__(self, spec: KindSpec, known: Shapes) -> None:
         super().__init__(spec, known, table_name(spec.kind), "?", "body")
+        field = spec.search_field
+        self.search = None if field is None else SearchTable(spec.kind, field)
 
     def multi_rows(self, tenant: str, doc: Document, rows: list[tuple[Any, ...]]) -> None:
         """Append the side-table rows of ``doc``; repeated values are stored once."""

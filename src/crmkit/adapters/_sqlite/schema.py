@@ -15,6 +15,7 @@ import sqlite3
 from typing import Final
 
 from crmkit.adapters._sql import Shapes, new_fields, quote
+from crmkit.adapters._sqlite import search
 from crmkit.kernel.errors import SchemaError
 from crmkit.ports.storage import IndexType, KindSpec, StoreSchema
 
@@ -80,6 +81,7 @@ def migrate(conn: sqlite3.Connection, schema: StoreSchema) -> dict[str, Shapes]:
         known.setdefault(kind, {})[name] = (type_, bool(multi), bool(unique))
     for spec in schema.kinds:
         _migrate_kind(conn, spec, known.setdefault(spec.kind, {}))
+        search.create(conn, spec)
     return known
 
 
@@ -91,7 +93,11 @@ def _migrate_kind(conn: sqlite3.Connection, spec: KindSpec, known: Shapes) -> No
         " PRIMARY KEY (tenant, id))"
     )
     for field in new_fields(spec, known):
-        if not field.multi:
+        if field.search:
+            # Searched through its FTS5 index (see _sqlite.search): a B-tree on the
+            # whole text would cost every write and serve no query.
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {quote(field.name)} TEXT")
+        elif not field.multi:
             column = quote(field.name)
             sql_type = "TEXT" if field.type is IndexType.TEXT else "INTEGER"
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
@@ -102,7 +108,9 @@ def _migrate_kind(conn: sqlite3.Connection, spec: KindSpec, known: Shapes) -> No
                 )
             else:
                 name = quote(f"ix:{spec.kind}:{field.name}")
-                conn.execute(f"CREATE INDEX {name} ON {table} (tenant, {column})")
+                # With the id last, "field = ? ORDER BY id" (every keyset page) reads the
+                # index in order; without it SQLite, lacking statistics, walked the table.
+                conn.execute(f"CREATE INDEX {name} ON {table} (tenant, {column}, id)")
         shape = (str(field.type), field.multi, field.unique)
         conn.execute(
             "INSERT INTO crm_fields VALUES (?, ?, ?, ?, ?)", (spec.kind, field.name, *shape)
