@@ -12,7 +12,11 @@ one ``BEGIN IMMEDIATE`` transaction:
 * a ``doc_segment_profile`` row: the contact's segment profile, a read model
   that segments query (body, ``_index`` JSON, its typed columns and an
   ``active`` flag), with ``crm_multi`` rows for its tags, account tags and
-  granted consents.
+  granted consents;
+* the contact's full-text search entry: a key in ``srch_map_contact`` and its
+  folded words in the FTS5 table ``srch_fts_contact`` (the words come from
+  crmkit's own `contact_text` and `indexed`, as the index columns come from its
+  own `blocking_keys`).
 
 `save` writes exactly those rows with ``executemany``, serialising with the
 same converter and the same JSON function (the profile is a plain dict, built
@@ -33,17 +37,23 @@ from typing import Any, NamedTuple
 
 import cattrs
 
+from crmkit.app.search_text import contact_text
 from crmkit.kernel.serialization import dumps
 from crmkit.kernel.time import to_micros
 from crmkit.parties.contact import Contact
 from crmkit.parties.dedupe import Candidate, blocking_keys
 from crmkit.parties.events import ContactCreated
+from crmkit.ports.search import indexed
 
 INSERT_CONTACT = (
     'INSERT INTO "doc_contact" (tenant, id, version, body, _index,'
-    ' "status", "name", "email", "owner_id", "updated_at", "merged_into")'
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ' "status", "name", "email", "owner_id", "updated_at", "merged_into", "search_text")'
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# The contact search index: a stable key per contact, and its folded words (FTS5).
+LAST_SEARCH_KEY = 'SELECT coalesce(max(rid), 0) FROM "srch_map_contact"'
+INSERT_SEARCH_KEY = 'INSERT INTO "srch_map_contact" (rid, tenant, id) VALUES (?, ?, ?)'
+INSERT_SEARCH_WORDS = 'INSERT INTO "srch_fts_contact" (rowid, words) VALUES (?, ?)'
 INSERT_TIMELINE = (
     'INSERT INTO "doc_timeline" (tenant, id, version, body, _index, "occurred_at", "event_type",'
     ' "source_kind") VALUES (?, ?, ?, ?, ?, ?, ?, ?)'
@@ -73,13 +83,13 @@ def copy_schema(template: str, path: str) -> sqlite3.Connection:
     """Create ``path`` with the tables, indexes, pragmas and field catalogue of ``template``."""
     source = sqlite3.connect(template)
     try:
-        statements = [
-            sql
-            for (sql,) in source.execute(
-                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
-                " ORDER BY type = 'index', rowid"
-            )
-        ]
+        rows = source.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY type = 'index', rowid"
+        ).fetchall()
+        # A virtual table (the FTS5 search index) creates its shadow tables itself.
+        virtual = [name + "_" for name, sql in rows if sql.startswith("CREATE VIRTUAL TABLE")]
+        statements = [sql for name, sql in rows if not name.startswith(tuple(virtual))]
         fields = source.execute("SELECT * FROM crm_fields").fetchall()
         pragmas = {
             name: source.execute(f"PRAGMA {name}").fetchone()[0]
@@ -110,6 +120,7 @@ class Rows(NamedTuple):
     events: list[tuple[Any, ...]]
     profiles: list[tuple[Any, ...]]
     profile_multi: list[tuple[Any, ...]]
+    search: list[tuple[str, str]]
 
 
 # The order in which the application lists consents in a profile.
@@ -166,6 +177,7 @@ def profile_rows(tenant: str, contact: Contact) -> tuple[tuple[Any, ...], list[t
             "total_spend": None,
             "rfm_class": None,
             "consent": consent,
+            "custom": {},
         },
         "active": active,
     }
@@ -222,6 +234,7 @@ def build_rows(
     events: list[tuple[Any, ...]] = []
     profiles: list[tuple[Any, ...]] = []
     profile_multi: list[tuple[Any, ...]] = []
+    search: list[tuple[str, str]] = []
     for contact, event in pairs:
         cid = contact.id
         status = contact.status.value
@@ -240,7 +253,10 @@ def build_rows(
             "account_ids": accounts,
             "merged_into": contact.merged_into,
             "dedupe_keys": keys,
+            "search_text": contact_text(contact) or None,  # the same text crmkit searches
         }
+        if index["search_text"]:
+            search.append((cid, " ".join(indexed(index["search_text"]))))
         body = dumps(conv.unstructure(contact))
         docs.append(
             (
@@ -255,6 +271,7 @@ def build_rows(
                 contact.owner_id,
                 updated,
                 contact.merged_into,
+                index["search_text"],
             )
         )
         multi.extend((tenant, "contact", "tags", tag, cid) for tag in tags)
@@ -308,7 +325,7 @@ def build_rows(
         profile, its_multi = profile_rows(tenant, contact)
         profiles.append(profile)
         profile_multi.extend(its_multi)
-    return Rows(docs, multi, entries, entry_multi, events, profiles, profile_multi)
+    return Rows(docs, multi, entries, entry_multi, events, profiles, profile_multi, search)
 
 
 def save(
@@ -318,7 +335,8 @@ def save(
     tenant: str,
     pairs: Sequence[tuple[Contact, ContactCreated]],
 ) -> None:
-    """Write new contacts, their events, timeline entries and profiles in one transaction."""
+    """Write new contacts, their events, timeline entries, profiles and search entries
+    in one transaction."""
     rows = build_rows(conv, new_id, tenant, pairs)
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -329,6 +347,11 @@ def save(
         conn.executemany(INSERT_PROFILE, rows.profiles)
         conn.executemany(INSERT_MULTI, rows.profile_multi)
         conn.executemany(INSERT_EVENT, rows.events)
+        first = conn.execute(LAST_SEARCH_KEY).fetchone()[0] + 1
+        keys = [(first + i, tenant, cid) for i, (cid, _) in enumerate(rows.search)]
+        conn.executemany(INSERT_SEARCH_KEY, keys)
+        words = [(first + i, text) for i, (_, text) in enumerate(rows.search)]
+        conn.executemany(INSERT_SEARCH_WORDS, words)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -209,18 +209,24 @@ def _planted(seed: int) -> tuple[dict[str, tuple[int, ZoneInfo]], list[ContactHi
 
 
 def test_planted_best_slot_is_found() -> None:
-    planted, histories = _planted(seed=2025)
-    model = learn(histories)
+    # Five independent datasets pooled (1,000 contacts): with 20 calls a contact's planted
+    # slot gets only four of them, so one dataset's share swings by a few points with the
+    # seed (88.5% to 96% over seeds 1 to 20); the pooled share is the stable measure.
     now = datetime(2026, 3, 2, tzinfo=UTC)
     quiet = QuietHours("20:00", "08:00")
-    hits = 0
-    for contact, (best, tz) in planted.items():
-        top = windows(model, contact, tz, now=now, contact_hours=OFFICE, quiet=quiet)
-        hits += top[0].slot == best
-    share = hits / len(planted)
-    print(f"planted best slot found for {hits} of {len(planted)} contacts ({share:.1%})")
+    hits = total = 0
+    for seed in range(2025, 2030):
+        planted, histories = _planted(seed)
+        model = learn(histories)
+        for contact, (best, tz) in planted.items():
+            top = windows(model, contact, tz, now=now, contact_hours=OFFICE, quiet=quiet)
+            hits += top[0].slot == best
+        total += len(planted)
+    share = hits / total
+    print(f"planted best slot found for {hits} of {total} contacts ({share:.1%})")
     assert share >= 0.9
     # A contact with no calls and no account gets the population's pattern.
+    model = learn(_planted(2025)[1])
     fresh = windows(model, "new", BERLIN, now=now, contact_hours=OFFICE, top=40)
     assert all(w.evidence.level is EvidenceLevel.POPULATION for w in fresh)
     assert [w.rate for w in fresh] == [model.rate(w.slot) for w in fresh]

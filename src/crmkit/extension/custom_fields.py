@@ -299,8 +299,9 @@ class CustomFields:
     def validate(self, kind: str, values: Mapping[str, object]) -> dict[str, CustomValue]:
         """The host's ``values`` for a record of ``kind``, normalised, with defaults applied.
 
-        A None value (or a multiple choice of none) counts as absent. Refuses unknown and retired fields,
-        missing required ones and values that break their field's rules.
+        A None value (or a multiple choice of none) counts as absent. Refuses
+        unknown and retired fields, missing required ones and values that break
+        their field's rules.
         """
         given: dict[str, CustomValue] = {}
         for spec, value in self._items(kind, values):

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final
 
 import attrs
 
@@ -108,10 +108,6 @@ def _rfm(value: object) -> str | None:
     return None if value is None else clean_line(value, "rfm_class", max_len=20)
 
 
-def _no_custom() -> Any:  # a dict, read by _custom (and by the loader: see Profile.custom)
-    return {}
-
-
 def _custom(value: object) -> CustomValues:
     if isinstance(value, CustomValues):
         return value
@@ -185,10 +181,7 @@ class Profile:
     total_spend: Money | None = attrs.field(default=None, validator=of_type(Money, optional=True))
     rfm_class: str | None = attrs.field(default=None, converter=_rfm)
     consent: dict[str, str] = attrs.field(factory=dict, converter=_consent)
-    # The default is a dict, not CustomValues(): the fast loader (crmkit.kernel.loading)
-    # passes a missing field's default through the field's JSON reader, which wants a
-    # dict. So profiles stored before custom values existed load with none.
-    custom: CustomValues = attrs.field(factory=_no_custom, converter=_custom, repr=False)
+    custom: CustomValues = attrs.field(factory=CustomValues, converter=_custom, repr=False)
 
 
 def _folded(value: str | None) -> str | None:

@@ -94,11 +94,14 @@ EXACT, PREFIX, TYPO = 3, 2, 1
 """The levels at which a term meets a document."""
 
 _WORD = re.compile(r"[^\W_]+")
+_PLAIN = re.compile(r"[a-z0-9]{1,200}(?: [a-z0-9]{1,200})*")  # 200: MAX_WORD
 _ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz"
 
 
 def fold(text: str) -> str:
     """``text`` case-folded, compatibility-decomposed and without combining marks."""
+    if text.isascii():  # most names and every email and phone: nothing to decompose
+        return text.lower()
     for _ in range(3):  # a fixed point: casefold and NFKD can each undo the other once
         folded = unicodedata.normalize("NFKD", text.casefold())
         folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
@@ -114,7 +117,13 @@ def terms(text: str) -> tuple[str, ...]:
 
 
 def indexed(text: str) -> tuple[str, ...]:
-    """The words of a document's search text that are indexed: `terms` of at most `MAX_WORD`."""
+    """The words of a document's search text that are indexed: `terms` of at most `MAX_WORD`.
+
+    A word may come twice (no store cares); text that is already folded ASCII
+    words joined by spaces, as the record types write it, is only split.
+    """
+    if _PLAIN.fullmatch(text):
+        return tuple(text.split(" "))
     return tuple(word for word in terms(text) if len(word) <= MAX_WORD)
 
 
