@@ -2,8 +2,9 @@
 
 For ``uow.save(CONTACTS, contact, created)`` crmkit's `PostgresStore` writes,
 in one transaction, the rows `raw_sqlite.build_rows` describes (a document,
-its side-table values, an event, a timeline entry and its subjects, and the
-contact's segment profile with its side-table values). `save`
+its side-table values, an event, a timeline entry and its subjects, the
+contact's segment profile with its side-table values, and its full-text search
+row). `save`
 writes exactly those rows with psycopg's ``executemany`` (pipelined), or
 with ``COPY … FROM STDIN``, the fastest way into PostgreSQL.
 `copy_schema` gives a fresh schema crmkit's tables and indexes verbatim
@@ -28,7 +29,8 @@ from crmkit.parties.events import ContactCreated
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 _CONTACT_COLUMNS = (
-    "tenant, id, version, body, _index, status, name, email, owner_id, updated_at, merged_into"
+    "tenant, id, version, body, _index, status, name, email, owner_id, updated_at, merged_into,"
+    " search_text"
 )
 _TIMELINE_COLUMNS = "tenant, id, version, body, _index, occurred_at, event_type, source_kind"
 _PROFILE_COLUMNS = (
@@ -48,6 +50,9 @@ _TABLES = (
     ("crm_events", _EVENT_COLUMNS, "events"),
 )
 GET_BODY = "SELECT body::text FROM doc_contact WHERE tenant = %s AND id = %s"
+_INSERT_SEARCH = (
+    "INSERT INTO srch_contact (tenant, id, words) VALUES (%s, %s, array_to_tsvector(%s::text[]))"
+)
 
 
 def connect(conninfo: str) -> Conn:
@@ -114,6 +119,17 @@ def save(
         cursor = conn.cursor()
         for table, columns, field in _TABLES:
             send(cursor, table, columns, getattr(rows, field))
+        # The contact's search entry: its folded words as a tsvector (words are letters
+        # and digits, so quoting each one gives the tsvector's text form for COPY).
+        if copy:
+            text = [
+                (tenant, cid, " ".join(f"'{w}'" for w in words.split(" ")))
+                for cid, words in rows.search
+            ]
+            _copy(cursor, "srch_contact", "tenant, id, words", text)
+        else:
+            search = [(tenant, cid, words.split(" ")) for cid, words in rows.search]
+            cursor.executemany(_INSERT_SEARCH, search)
 
 
 def table_digests(conn: Conn, schema: str) -> dict[str, tuple[int, str]]:

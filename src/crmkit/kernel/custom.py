@@ -69,15 +69,16 @@ class CustomValues(Mapping[str, CustomValue]):
     __slots__ = ("_values",)
 
     def __init__(self, values: Mapping[str, CustomValue] | None = None) -> None:
-        if values is None:
-            values = {}
+        if values is None or values == {}:  # the common case, kept cheap for every read
+            self._values: dict[str, CustomValue] = {}
+            return
         if not isinstance(values, Mapping):
             raise ValidationError("custom", "must be a mapping of field names to values", values)
         for name, value in values.items():
             if not isinstance(name, str):
                 raise ValidationError("custom", "field names must be strings", name)
             _check(name, value)
-        self._values: dict[str, CustomValue] = dict(sorted(values.items()))
+        self._values = dict(sorted(values.items()))
 
     def __getitem__(self, name: str) -> CustomValue:
         return self._values[name]
@@ -98,6 +99,9 @@ class CustomValues(Mapping[str, CustomValue]):
 
     def __repr__(self) -> str:
         return f"CustomValues({self._values!r})"
+
+
+_EMPTY = CustomValues()
 
 
 def _check(name: str, value: object) -> None:
@@ -137,6 +141,8 @@ def to_json(values: CustomValues) -> dict[str, Any]:
 
 def from_json(data: object) -> CustomValues:
     """`CustomValues` read strictly from `to_json`'s form; `ValidationError` naming the field."""
+    if data == {}:
+        return _EMPTY
     if not isinstance(data, dict):
         raise ValidationError("custom", "must be an object", data)
     return CustomValues({name: _value(name, item) for name, item in data.items()})

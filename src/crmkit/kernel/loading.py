@@ -32,6 +32,7 @@ T = TypeVar("T")
 Load = Callable[[Any], Any]
 
 _setattr = object.__setattr__
+_ABSENT = object()
 _SCALARS: dict[object, Load | None] = {
     str: None,
     int: None,
@@ -113,12 +114,13 @@ class Loaders:
         def load(data: dict[str, Any]) -> Any:
             obj = new(cls)
             for name, convert, default in plan:
-                if name in data or default is None:
-                    value = data[name]
-                    if convert is not None and value is not None:
-                        value = convert(value)
-                else:  # a field added since the record was stored: a fresh default
+                value = data.get(name, _ABSENT)
+                if value is _ABSENT:  # a field added since the record was stored
+                    if default is None:
+                        raise KeyError(name)
                     value = default.factory()
+                elif convert is not None and value is not None:
+                    value = convert(value)
                 _setattr(obj, name, value)
             return obj
 
