@@ -27,16 +27,20 @@ def test_example_runs(script: Path, tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_quickstart_shows_the_timeline(tmp_path: Path) -> None:
-    script = Path(__file__).parent.parent / "examples" / "quickstart.py"
-    out = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "q.db")],
+def _output(name: str, tmp_path: Path) -> str:
+    """What ``examples/<name>`` prints, run on a fresh file in ``tmp_path``."""
+    script = Path(__file__).parent.parent / "examples" / name
+    return subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "example.db")],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     ).stdout
-    lines = out.strip().splitlines()
+
+
+def test_quickstart_shows_the_timeline(tmp_path: Path) -> None:
+    lines = _output("quickstart.py", tmp_path).strip().splitlines()
     # Newest first: the planned task, then the call, consent, link, creations.
     assert "task planned: Send the price list" in lines[0]
     assert "call: Intro call" in lines[1]
@@ -44,14 +48,7 @@ def test_quickstart_shows_the_timeline(tmp_path: Path) -> None:
 
 
 def test_rep_day_shows_the_morning(tmp_path: Path) -> None:
-    script = Path(__file__).parent.parent / "examples" / "rep_day.py"
-    out = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "day.db")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = _output("rep_day.py", tmp_path)
     lines = [line.strip() for line in out.strip().splitlines()]
     assert lines[1] == "Bob Berg   score 25.0000  (call_overdue, sla_at_risk; best Tue 10:00 CET)"
     assert "Dana Diaz  score 5.0000  (call_due; best Tue 10:00 EST)" in lines
